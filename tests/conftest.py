@@ -1,0 +1,28 @@
+"""Lessons are scripts whose names start with a digit, so tests load them by file name."""
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))  # lets the lessons' `import lesson_tools` work under pytest
+
+
+def load_lesson(name: str):
+    """Import e.g. '03_logistic' from the repository root as a module."""
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, REPO / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # worker processes (spawn) find the module again by this name
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(autouse=True)
+def _offline_and_headless(monkeypatch):
+    """Tests never touch the network and never open a window."""
+    monkeypatch.setenv("COURSE_OFFLINE", "1")
+    monkeypatch.setenv("MPLBACKEND", "Agg")
