@@ -1,7 +1,7 @@
 """Lectures 2-4: the linear model y = x * w, gradient descent by hand, then the same with autograd.
 
-    python 01_autograd.py            # sweep w, train by hand, train with autograd
-    python 01_autograd.py --help     # every flag
+python 01_autograd.py            # sweep w, train by hand, train with autograd
+python 01_autograd.py --help     # every flag
 """
 
 import torch
@@ -52,7 +52,7 @@ def sweep_loss(figures_on, args):
 
 def train_by_hand(epochs, lr):
     """Lecture 3: gradient descent with the gradient we derived ourselves, one sample at a time."""
-    w = W_START
+    w, first = W_START, None
     for epoch in kit.epoch_range(epochs):
         try:
             for x, y in zip(X, Y):
@@ -60,7 +60,8 @@ def train_by_hand(epochs, lr):
                 w = w - lr * hand_gradient(x, y, w)  # step downhill: against the slope
         except OverflowError:  # Python floats raise instead of becoming inf
             loss = float("inf")
-        kit.check_finite(loss, lr, f"at epoch {epoch}")
+        first = first or loss
+        kit.check_finite(loss, lr, f"at epoch {epoch}", first=first)
         if epoch <= 3 or epoch == epochs:
             print(f"   epoch {epoch:3d}   w = {w:.4f}   loss = {loss:.6f}")
     return w
@@ -84,16 +85,20 @@ def show_graph_and_accumulation(device):
     print()
     loss.backward()
     first = w.grad.item()
-    print(f"   after one backward():  w.grad = {first:.1f}   (by hand: {hand_gradient(X[0], Y[0], W_START):.1f})")
+    print(
+        f"   after one backward():  w.grad = {first:.1f}   (by hand: {hand_gradient(X[0], Y[0], W_START):.1f})"
+    )
     loss_fn(x, y, w).backward()  # a second backward() without zeroing: PyTorch *adds* to w.grad
-    print(f"   after a second one, not zeroed:  w.grad = {w.grad.item():.1f}   <- doubled: gradients accumulate")
+    print(
+        f"   after a second one, not zeroed:  w.grad = {w.grad.item():.1f}   <- doubled: gradients accumulate"
+    )
     w.grad.zero_()
     return first, w.grad.item()
 
 
 def train_with_autograd(epochs, lr, device):
     """Lecture 4: the same loop, but loss.backward() computes the gradient for us."""
-    w = torch.tensor(W_START, requires_grad=True, device=device)
+    w, first = torch.tensor(W_START, requires_grad=True, device=device), None
     for epoch in kit.epoch_range(epochs):
         for x, y in zip(X, Y):
             loss = loss_fn(torch.tensor(x, device=device), torch.tensor(y, device=device), w)
@@ -103,7 +108,8 @@ def train_with_autograd(epochs, lr, device):
             with torch.no_grad():
                 w -= lr * w.grad
             w.grad.zero_()  # otherwise the next backward() would add to this sample's gradient
-        kit.check_finite(loss.item(), lr, f"at epoch {epoch}")
+        first = first or loss.item()
+        kit.check_finite(loss.item(), lr, f"at epoch {epoch}", first=first)
         if epoch <= 3 or epoch == epochs:
             print(f"   epoch {epoch:3d}   w = {w.item():.4f}   loss = {loss.item():.6f}")
     return w.detach()
@@ -114,6 +120,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     kit.seed_everything(args.seed)
     device = kit.pick_device(args.device)
+    torch.set_num_threads(1)  # tensors this small are quicker on one thread than split over two
     epochs = min(args.epochs, 10) if args.quick else args.epochs
     figures_on = kit.start_figures(args)
 

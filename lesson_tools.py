@@ -71,7 +71,9 @@ def lesson_parser(
         parser.add_argument("--batch-size", type=positive_int, default=batch_size, help="samples per step")
     parser.add_argument("--seed", type=int, default=seed, help="random seed: same seed, same numbers on CPU")
     parser.add_argument(
-        "--device", choices=["auto", "cpu", "cuda", "mps"], default="auto",
+        "--device",
+        choices=["auto", "cpu", "cuda", "mps"],
+        default="auto",
         help="where to compute; auto takes the GPU (CUDA or Apple MPS) when there is one",
     )
     parser.add_argument("--quick", action="store_true", help="a seconds-long smoke run on less data")
@@ -143,7 +145,9 @@ def _expected_sums(folder: Path) -> dict[str, str]:
         ) from None
     except OSError as error:
         raise LessonError(f"cannot read {_display(sums_file)}: {error.strerror}") from None
-    return {name.strip(): digest for digest, name in (line.split(maxsplit=1) for line in lines if line.strip())}
+    return {
+        name.strip(): digest for digest, name in (line.split(maxsplit=1) for line in lines if line.strip())
+    }
 
 
 def data_file(relative: str | Path) -> Path:
@@ -189,7 +193,11 @@ def _mnist_roots() -> list[Path]:
         return [Path(os.environ[MNIST_CACHE_ENV])]
     user_cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "pytorch-zero-to-all"
     user = os.environ.get("USER") or os.environ.get("USERNAME") or "user"
-    return [DATA / "mnist" / "prepared", user_cache, Path(tempfile.gettempdir()) / f"pytorch-zero-to-all-{user}"]
+    return [
+        DATA / "mnist" / "prepared",
+        user_cache,
+        Path(tempfile.gettempdir()) / f"pytorch-zero-to-all-{user}",
+    ]
 
 
 def _is_prepared(root: Path) -> bool:
@@ -229,7 +237,9 @@ def mnist_root(source: Path = DATA / "mnist") -> Path:
     for root in roots:
         if _is_prepared(root):
             return root
-    missing = [_display(source / f"{name}.gz") for name in MNIST_FILES if not (source / f"{name}.gz").exists()]
+    missing = [
+        _display(source / f"{name}.gz") for name in MNIST_FILES if not (source / f"{name}.gz").exists()
+    ]
     if missing:
         return _download_mnist(roots[min(1, len(roots) - 1)], missing)  # the per-user cache
     # verify before uncompressing: a damaged file is named, never trusted
@@ -260,7 +270,9 @@ def _download_mnist(root: Path, missing: list[str]) -> Path:
         for train in (True, False):
             datasets.MNIST(root, train=train, download=True)
     except Exception as error:  # torchvision raises RuntimeError/URLError/OSError when offline
-        raise LessonError(f"{restore}. The download failed too ({type(error).__name__}); are you offline?") from None
+        raise LessonError(
+            f"{restore}. The download failed too ({type(error).__name__}); are you offline?"
+        ) from None
     finally:
         socket.setdefaulttimeout(old_timeout)
     return root
@@ -322,11 +334,15 @@ def load_checkpoint(path: Path, lesson: str, model: torch.nn.Module | None = Non
     """Read a checkpoint with weights_only=True: tensors and plain values only, never arbitrary code."""
     path = Path(path).expanduser()
     if not path.is_file():
-        raise LessonError(f"--load {path}: no such file" if not path.exists() else f"--load {path}: not a file")
+        raise LessonError(
+            f"--load {path}: no such file" if not path.exists() else f"--load {path}: not a file"
+        )
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # unpickling errors, truncated zip archives, non-torch files ...
-        raise LessonError(f"--load {path}: not a readable PyTorch checkpoint ({type(error).__name__})") from None
+        raise LessonError(
+            f"--load {path}: not a readable PyTorch checkpoint ({type(error).__name__})"
+        ) from None
     if not isinstance(checkpoint, dict) or "model" not in checkpoint or "lesson" not in checkpoint:
         raise LessonError(f"--load {path}: not a checkpoint written by this course (--save)")
     if checkpoint["lesson"] != lesson:
@@ -393,11 +409,17 @@ def epoch_range(epochs: int, start: int = 1):
         yield epoch
 
 
-def check_finite(loss: float, lr: float, where: str = "") -> None:
-    """Stop a diverging run at once instead of printing nan for the rest of it."""
-    if not math.isfinite(loss):
+def check_finite(loss: float, lr: float, where: str = "", first: float | None = None) -> None:
+    """Stop a diverging run at once instead of printing nan for the rest of it.
+
+    A loss that is not a finite number has diverged. So has one that grew to over 10 times the first
+    epoch's loss (pass first=): BCELoss, for one, caps its value, so a wrecked model shows no nan.
+    """
+    grew = first is not None and loss > 10 * first
+    if not math.isfinite(loss) or grew:
+        what = f"grew from {first:.4g} to {loss:.4g}" if grew else f"became {loss}"
         raise LessonError(
-            f"training diverged: the loss became {loss}{' ' + where if where else ''}. "
+            f"training diverged: the loss {what}{' ' + where if where else ''}. "
             f"The learning rate {lr:g} is too large for this model; try a smaller --lr, e.g. {lr / 10:g}."
         )
 
@@ -427,3 +449,24 @@ def run(main) -> None:
     if os.environ.get(RESULT_ENV) and isinstance(results, dict):
         with atomic_path(Path(os.environ[RESULT_ENV])) as temporary:
             temporary.write_text(json.dumps(results, default=str))
+
+
+# --------------------------------------------------------------------------- the diabetes table
+
+DIABETES = "diabetes/pima-indians-diabetes.csv"
+SPLIT_SEED = 20240101  # the train/test split never changes with --seed, so results stay comparable
+
+
+def load_diabetes_table(path: Path | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """The verified diabetes CSV as float tensors: 8 feature columns, and the 0/1 label as a column."""
+    import numpy as np
+
+    table = np.loadtxt(path or data_file(DIABETES), delimiter=",", skiprows=1, dtype=np.float32)
+    return torch.from_numpy(table[:, :-1]), torch.from_numpy(table[:, -1:])
+
+
+def fixed_split(n: int, test_fraction: float = 0.25) -> tuple[torch.Tensor, torch.Tensor]:
+    """Indices of a train/test split that is the same on every run and every machine."""
+    order = torch.randperm(n, generator=torch.Generator().manual_seed(SPLIT_SEED))
+    n_test = round(n * test_fraction)
+    return order[n_test:], order[:n_test]

@@ -26,3 +26,20 @@ def _offline_and_headless(monkeypatch):
     """Tests never touch the network and never open a window."""
     monkeypatch.setenv("COURSE_OFFLINE", "1")
     monkeypatch.setenv("MPLBACKEND", "Agg")
+
+
+def run_script(script, *args, cwd=None, env=None, timeout=120):
+    """Run a lesson as a learner does, from another folder by default; returns the CompletedProcess."""
+    import os
+    import subprocess
+    import tempfile
+
+    environment = {**os.environ, "COURSE_OFFLINE": "1", "MPLBACKEND": "Agg", **(env or {})}
+    return subprocess.run(
+        [sys.executable, str(REPO / script), *args],
+        cwd=cwd or tempfile.gettempdir(),
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )

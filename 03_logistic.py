@@ -1,0 +1,123 @@
+"""Lecture 6: logistic regression: a sigmoid turns a linear score into a probability, BCELoss scores it.
+
+python 03_logistic.py
+python 03_logistic.py --help
+"""
+
+import torch
+from torch import nn
+
+import lesson_tools as kit
+
+# The lecture's toy data: hours studied -> failed (0) or passed (1).
+HOURS = torch.tensor([[1.0], [2.0], [3.0], [4.0]])
+PASSED = torch.tensor([[0.0], [0.0], [1.0], [1.0]])
+
+
+# Step 1: the model. Linear regression's x * w + b, squashed by a sigmoid into (0, 1) so that it
+# reads as the probability of class 1.
+class LogisticModel(nn.Module):
+    def __init__(self, n_features):
+        super().__init__()
+        self.linear = nn.Linear(n_features, 1)
+
+    def forward(self, x):
+        return torch.sigmoid(self.linear(x))
+
+
+def train(model, x, y, epochs, lr, name):
+    # Step 2: binary cross-entropy, -(y log p + (1 - y) log(1 - p)): small when the probability p
+    # given to the true class is near 1, and very large when the model is confidently wrong.
+    criterion = nn.BCELoss()
+    optimizer = torch.optim.SGD(model.parameters(), lr=lr)
+    losses = []
+    # Step 3: the training cycle, on the whole (small) data set at once.
+    for epoch in kit.epoch_range(epochs):
+        loss = criterion(model(x), y)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+        kit.check_finite(losses[-1], lr, f"at epoch {epoch} ({name})", first=losses[0])
+        if epoch == 1 or epoch % (epochs // 4 or 1) == 0:
+            print(f"   epoch {epoch:4d}   loss = {losses[-1]:.4f}")
+    return losses
+
+
+@torch.no_grad()
+def accuracy(model, x, y):
+    """Share of samples where the predicted class (probability > 0.5) is the true one."""
+    model.eval()
+    return ((model(x) > 0.5).float() == y).float().mean().item()
+
+
+def main(argv=None):
+    parser = kit.lesson_parser(__doc__.splitlines()[0], epochs=1000, lr=0.1)
+    args = parser.parse_args(argv)
+    kit.seed_everything(args.seed)
+    device = kit.pick_device(args.device)
+    torch.set_num_threads(1)  # tensors this small are quicker on one thread than split over two
+    epochs = min(args.epochs, 300) if args.quick else args.epochs
+
+    print("1) Pass or fail from hours studied (the lecture's toy data)")
+    toy = LogisticModel(1).to(device)
+    toy_losses = train(toy, HOURS.to(device), PASSED.to(device), epochs, args.lr, "toy data")
+    toy.eval()
+    with torch.no_grad():
+        for hours in (1.0, 7.0):
+            p = toy(torch.tensor([[hours]], device=device)).item()
+            print(f"   {hours:.0f} hour(s): P(pass) = {p:.3f} -> {'pass' if p > 0.5 else 'fail'}")
+        p_one, p_seven = (toy(torch.tensor([[h]], device=device)).item() for h in (1.0, 7.0))
+
+    print("\n2) The same model on real data: onset of diabetes from 8 clinical measurements")
+    features, labels = kit.load_diabetes_table()
+    train_idx, test_idx = kit.fixed_split(len(features))
+    # Put every feature on the same scale (mean 0, spread 1) using the training rows only, so that no
+    # number from the test rows leaks into training; a single learning rate then suits every weight.
+    mean, std = features[train_idx].mean(0), features[train_idx].std(0)
+    features = ((features - mean) / std).to(device)
+    labels = labels.to(device)
+    x_train, y_train = features[train_idx], labels[train_idx]
+    x_test, y_test = features[test_idx], labels[test_idx]
+    print(f"   {len(x_train)} training rows, {len(x_test)} held-out test rows, {features.shape[1]} features")
+    model = LogisticModel(features.shape[1]).to(device)
+    losses = train(model, x_train, y_train, epochs, args.lr, "diabetes")
+    train_acc, test_acc = accuracy(model, x_train, y_train), accuracy(model, x_test, y_test)
+    majority = max(y_test.mean().item(), 1 - y_test.mean().item())
+    print(
+        f"   train accuracy {train_acc:.1%}   test accuracy {test_acc:.1%}   "
+        f"(always guessing the commoner class: {majority:.1%})"
+    )
+    print("   This one-layer model is the baseline that lesson 04's deeper network tries to beat.")
+
+    if kit.start_figures(args):
+        import matplotlib.pyplot as plt
+
+        fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.5))
+        hours = torch.linspace(0, 8, 100).unsqueeze(1)
+        with torch.no_grad():
+            left.plot(hours, toy(hours.to(device)).cpu(), label="P(pass)")
+        left.scatter(HOURS, PASSED, color="black", zorder=3, label="data")
+        left.axhline(0.5, linestyle=":", color="gray")
+        left.set(xlabel="hours studied", ylabel="probability", title="Sigmoid of a linear score")
+        left.legend()
+        right.plot(losses)
+        right.set(xlabel="epoch", ylabel="BCE loss", title="Diabetes: training loss")
+        kit.save_figure(fig, "03_logistic", args)
+
+    return {
+        "toy_loss_first": toy_losses[0],
+        "toy_loss_last": toy_losses[-1],
+        "p_pass_1_hour": p_one,
+        "p_pass_7_hours": p_seven,
+        "loss_first": losses[0],
+        "loss_last": losses[-1],
+        "train_accuracy": train_acc,
+        "test_accuracy": test_acc,
+        "majority_accuracy": majority,
+        "summary": f"diabetes test accuracy {test_acc:.1%} (train {train_acc:.1%})",
+    }
+
+
+if __name__ == "__main__":
+    kit.run(main)
