@@ -3,7 +3,8 @@
     python run_course.py                    # every lesson at its defaults
     python run_course.py --quick            # every lesson as a seconds-long smoke run
     python run_course.py --only 03,07       # a subset
-    python run_course.py --markdown docs/results.md   # also write the summary as a Markdown table
+    python run_course.py --markdown results.md    # also write the summary as a Markdown table
+    python run_course.py --figures docs/figures --readme   # refresh README's figures and results table
 
 A failing lesson does not stop the run: the others still run, and the exit status is 1 at the end.
 """
@@ -18,7 +19,6 @@ import platform
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import lesson_tools as kit
@@ -84,13 +84,32 @@ def markdown_table(rows: list[dict], machine: str, command: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def replace_readme_section(name: str, text: str, readme: Path = kit.REPO / "README.md") -> None:
+    """Put text between README's <!-- name:start --> and <!-- name:end --> markers."""
+    start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
+    content = readme.read_text()
+    if start not in content or end not in content:
+        raise SystemExit(f"README.md has no {start} ... {end} section to fill")
+    before, rest = content.split(start, 1)
+    after = rest.split(end, 1)[1]
+    with kit.atomic_path(readme) as temporary:
+        temporary.write_text(f"{before}{start}\n{text}{end}{after}")
+    print(f"README.md: {name} section updated")
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="run every lesson in quick (smoke) mode")
     parser.add_argument("--only", metavar="NN,NN", help="run only these lessons, e.g. 03,07")
     parser.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"], help="passed to every lesson")
     parser.add_argument("--no-figures", action="store_true", help="passed to every lesson")
-    parser.add_argument("--markdown", type=Path, metavar="PATH", help="also write the summary here as Markdown")
+    parser.add_argument("--figures", type=Path, metavar="DIR", help="passed to every lesson: where PNGs go")
+    parser.add_argument(
+        "--markdown", type=Path, metavar="PATH", help="also write the summary here as Markdown"
+    )
+    parser.add_argument(
+        "--readme", action="store_true", help="also put the summary into README.md's results section"
+    )
     args = parser.parse_args(argv)
 
     lessons = LESSONS
@@ -99,9 +118,12 @@ def main(argv=None) -> int:
         lessons = [lesson for lesson in LESSONS if lesson[:2] in wanted]
         unknown = wanted - {lesson[:2] for lesson in LESSONS}
         if unknown:
-            parser.error(f"--only: no lesson numbered {', '.join(sorted(unknown))} (have {', '.join(l[:2] for l in LESSONS)})")
+            parser.error(
+                f"--only: no lesson numbered {', '.join(sorted(unknown))} (have {', '.join(name[:2] for name in LESSONS)})"
+            )
     flags = (["--quick"] if args.quick else []) + (["--no-figures"] if args.no_figures else [])
     flags += ["--device", args.device] if args.device else []
+    flags += ["--figures", str(args.figures.resolve())] if args.figures else []
 
     rows = [run_lesson(lesson, flags) for lesson in lessons]
 
@@ -111,13 +133,15 @@ def main(argv=None) -> int:
     for row in rows:
         figures = f"   [{', '.join(row['figures'])}]" if row["figures"] else ""
         print(f"{row['lesson']:<{width}}  {row['seconds']:6.1f} s  {row['summary']}{figures}")
+    command = ("python run_course.py " + " ".join(argv if argv is not None else sys.argv[1:])).strip()
     if args.markdown:
-        command = "python run_course.py " + " ".join(argv if argv is not None else sys.argv[1:])
         path = args.markdown.resolve()
         path.parent.mkdir(parents=True, exist_ok=True)
         with kit.atomic_path(path) as temporary:
-            temporary.write_text(markdown_table(rows, machine, command.strip()))
+            temporary.write_text(markdown_table(rows, machine, command))
         print(f"markdown: {path}")
+    if args.readme:
+        replace_readme_section("results", markdown_table(rows, machine, command))
     failed = [row["lesson"] for row in rows if not row["ok"]]
     if failed:
         print(f"{len(failed)} lesson(s) failed: {', '.join(failed)}")
