@@ -29,7 +29,9 @@ def test_01_learns_w_and_predicts_about_8():
 def test_01_hand_gradient_equals_autograd(w, x, y):
     lesson = load_lesson("01_autograd")
     weight = torch.tensor(w, dtype=torch.float64, requires_grad=True)
-    lesson.loss_fn(torch.tensor(x, dtype=torch.float64), torch.tensor(y, dtype=torch.float64), weight).backward()
+    lesson.loss_fn(
+        torch.tensor(x, dtype=torch.float64), torch.tensor(y, dtype=torch.float64), weight
+    ).backward()
     assert weight.grad.item() == pytest.approx(lesson.hand_gradient(x, y, w), rel=1e-12, abs=1e-12)
 
 

@@ -57,8 +57,12 @@ def test_missing_data_file_names_it_and_how_to_restore(lesson, data_copy):
 def test_damaged_data_file_is_detected(damage, data_copy):
     csv = data_copy / kit.DIABETES
     content = csv.read_bytes()
-    csv.write_bytes(content[: len(content) // 2] if damage == "truncate" else content.replace(b"148", b"149", 1))
-    with pytest.raises(kit.LessonError, match=r"pima-indians-diabetes\.csv is damaged.*SHA256SUMS.*git checkout"):
+    csv.write_bytes(
+        content[: len(content) // 2] if damage == "truncate" else content.replace(b"148", b"149", 1)
+    )
+    with pytest.raises(
+        kit.LessonError, match=r"pima-indians-diabetes\.csv is damaged.*SHA256SUMS.*git checkout"
+    ):
         load_lesson("03_logistic").main(["--quick", "--no-figures"])
 
 
