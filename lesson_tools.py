@@ -432,6 +432,19 @@ class Stopwatch:
         return time.perf_counter() - self.start
 
 
+def import_lesson(name: str):
+    """Import another lesson by file name, e.g. import_lesson("07_cnn_mnist"): a name that starts with a
+    digit cannot be written in an import statement."""
+    import importlib.util
+
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, REPO / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module  # worker processes that unpickle its classes find it by this name
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
 RESULT_ENV = "COURSE_RESULT_JSON"  # run_course.py asks a lesson to write its results here
 
 

@@ -1,6 +1,5 @@
 """Lessons are scripts whose names start with a digit, so tests load them by file name."""
 
-import importlib.util
 import sys
 from pathlib import Path
 
@@ -12,13 +11,9 @@ sys.path.insert(0, str(REPO))  # lets the lessons' `import lesson_tools` work un
 
 def load_lesson(name: str):
     """Import e.g. '03_logistic' from the repository root as a module."""
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, REPO / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # worker processes (spawn) find the module again by this name
-    spec.loader.exec_module(module)
-    return module
+    import lesson_tools
+
+    return lesson_tools.import_lesson(name)
 
 
 @pytest.fixture(autouse=True)
