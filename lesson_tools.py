@@ -58,15 +58,30 @@ def positive_float(text: str) -> float:
     return value
 
 
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows each flag's default, except for on/off switches and where the lesson chooses it later."""
+
+    def _get_help_string(self, action):
+        return action.help if action.default in (None, False) else super()._get_help_string(action)
+
+
 def lesson_parser(
-    description: str, *, epochs: int, lr: float, batch_size: int | None = None, seed: int = 0
+    description: str, *, epochs: int | None, lr: float | None, batch_size: int | None = None, seed: int = 0
 ) -> argparse.ArgumentParser:
-    """The flags every lesson shares; a lesson adds its own on the returned parser."""
-    parser = argparse.ArgumentParser(
-        description=description, formatter_class=argparse.ArgumentDefaultsHelpFormatter
+    """The flags every lesson shares; a lesson adds its own on the returned parser.
+
+    epochs=None or lr=None: the lesson picks the default itself (None arrives when the flag is not
+    given) and says how in the parser's epilog.
+    """
+    parser = argparse.ArgumentParser(description=description, formatter_class=_HelpFormatter)
+    later = " (default: see below)"
+    parser.add_argument(
+        "--epochs",
+        type=positive_int,
+        default=epochs,
+        help="passes over the training data" + later * (epochs is None),
     )
-    parser.add_argument("--epochs", type=positive_int, default=epochs, help="passes over the training data")
-    parser.add_argument("--lr", type=positive_float, default=lr, help="learning rate")
+    parser.add_argument("--lr", type=positive_float, default=lr, help="learning rate" + later * (lr is None))
     if batch_size is not None:
         parser.add_argument("--batch-size", type=positive_int, default=batch_size, help="samples per step")
     parser.add_argument("--seed", type=int, default=seed, help="random seed: same seed, same numbers on CPU")
@@ -409,15 +424,20 @@ def epoch_range(epochs: int, start: int = 1):
         yield epoch
 
 
-def check_finite(loss: float, lr: float, where: str = "", first: float | None = None) -> None:
+def check_finite(loss: float, lr: float, where: str = "", reference: float | None = None) -> None:
     """Stop a diverging run at once instead of printing nan for the rest of it.
 
-    A loss that is not a finite number has diverged. So has one that grew to over 10 times the first
-    epoch's loss (pass first=): BCELoss, for one, caps its value, so a wrecked model shows no nan.
+    A loss that is not a finite number has diverged. So has one that climbed to over 10 times its
+    starting value (pass it as reference=: the first epoch's loss, or a blind guess's): BCELoss caps
+    its value, and Adam's bounded steps can keep a wrecked model's loss finite, so neither shows a nan.
     """
-    grew = first is not None and loss > 10 * first
-    if not math.isfinite(loss) or grew:
-        what = f"grew from {first:.4g} to {loss:.4g}" if grew else f"became {loss}"
+    exploded = reference is not None and loss > 10 * reference
+    if not math.isfinite(loss) or exploded:
+        what = (
+            f"reached {loss:.4g}, over 10 times its starting value {reference:.4g}"
+            if exploded
+            else f"became {loss}"
+        )
         raise LessonError(
             f"training diverged: the loss {what}{' ' + where if where else ''}. "
             f"The learning rate {lr:g} is too large for this model; try a smaller --lr, e.g. {lr / 10:g}."
@@ -454,6 +474,9 @@ def run(main) -> None:
         results = main()
     except LessonError as error:
         print(f"error: {error}", file=sys.stderr)
+        sys.exit(1)
+    except BrokenPipeError:  # the output went to a program that stopped reading, e.g. `| head`
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
         sys.exit(1)
     except KeyboardInterrupt:
         where = f" during epoch {progress.epoch} of {progress.epochs}" if progress.epoch else ""

@@ -17,10 +17,15 @@ def load_lesson(name: str):
 
 
 @pytest.fixture(autouse=True)
-def _offline_and_headless(monkeypatch):
-    """Tests never touch the network and never open a window."""
+def _offline_headless_and_isolated(monkeypatch):
+    """Tests never touch the network and never open a window; a lesson's thread setting ends with it."""
+    import torch
+
     monkeypatch.setenv("COURSE_OFFLINE", "1")
     monkeypatch.setenv("MPLBACKEND", "Agg")
+    threads = torch.get_num_threads()
+    yield
+    torch.set_num_threads(threads)
 
 
 def run_script(script, *args, cwd=None, env=None, timeout=120):
