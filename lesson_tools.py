@@ -316,6 +316,9 @@ def atomic_path(target: Path):
     temporary = Path(name)
     try:
         yield temporary
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(temporary, 0o666 & ~umask)  # mkstemp made it private; give it a normal file's mode
         os.replace(temporary, target)
     finally:
         temporary.unlink(missing_ok=True)
