@@ -45,9 +45,6 @@ HIDDEN_SIZE = 128  # the memory the cell carries from character to character
 BATCH_SIZE = 256  # big batches: fewer Python-level steps, each still a small matrix on a CPU
 EPOCHS = 5
 LR = 0.01  # Adam's peak rate in a one-cycle schedule: warm up, then anneal to almost 0
-# One CPU thread: a 256 x 128 matrix is too small to split across cores with profit, and on a busy CPU
-# two threads waiting for each other made an epoch up to 8 times slower (measured; see the README).
-CPU_THREADS = 1
 EVAL_BATCH = 1024  # evaluation keeps no graph, so it can take larger batches
 QUICK_TRAIN = 6000  # --quick: a fifth of the training words and 2 epochs, a few seconds
 QUICK_EPOCHS = 2
@@ -475,6 +472,7 @@ def train_and_test(args, device, figures_on, stopwatch, predict=None) -> dict:
         "wrong": wrong,
         "predictions": predictions,
         "seconds": seconds,
+        "device": str(device),
         "summary": f"words: test accuracy {result['accuracy']:.1%} ({hparams['cell']}, {seconds:.0f} s)",
     }
 
@@ -508,7 +506,6 @@ def main(argv=None):
     kit.seed_everything(args.seed)
     device = kit.pick_device(args.device)
     figures_on = kit.start_figures(args)
-    torch.set_num_threads(CPU_THREADS)
     return run_words(args, device, figures_on) if words else run_hello(args, device)
 
 

@@ -16,6 +16,15 @@ def load_lesson(name: str):
     return lesson_tools.import_lesson(name)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _one_thread():
+    """Test machines are often shared, and two threads that must wait for each other at every operation
+    then run many times slower than one: one thread keeps the suite's minutes predictable."""
+    import torch
+
+    torch.set_num_threads(1)
+
+
 @pytest.fixture(autouse=True)
 def _offline_headless_and_isolated(monkeypatch):
     """Tests never touch the network and never open a window; a lesson's thread setting ends with it."""
@@ -23,6 +32,7 @@ def _offline_headless_and_isolated(monkeypatch):
 
     monkeypatch.setenv("COURSE_OFFLINE", "1")
     monkeypatch.setenv("MPLBACKEND", "Agg")
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")  # the same for lessons the tests start as processes
     threads = torch.get_num_threads()
     yield
     torch.set_num_threads(threads)
@@ -34,7 +44,13 @@ def run_script(script, *args, cwd=None, env=None, timeout=120):
     import subprocess
     import tempfile
 
-    environment = {**os.environ, "COURSE_OFFLINE": "1", "MPLBACKEND": "Agg", **(env or {})}
+    environment = {
+        **os.environ,
+        "COURSE_OFFLINE": "1",
+        "MPLBACKEND": "Agg",
+        "OMP_NUM_THREADS": "1",
+        **(env or {}),
+    }
     return subprocess.run(
         [sys.executable, str(REPO / script), *args],
         cwd=cwd or tempfile.gettempdir(),

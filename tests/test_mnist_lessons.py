@@ -26,16 +26,6 @@ softmax = load_lesson("06_softmax_mnist")
 cnn = load_lesson("07_cnn_mnist")
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    """Test machines are often shared: two threads that must wait for each other at every operation then
-    run many times slower than one. One thread keeps these tests seconds-long on a busy machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="module")
 def quick06(tmp_path_factory):
     path = tmp_path_factory.mktemp("ckpt") / "06.pt"
@@ -199,7 +189,6 @@ def load_benchmark():
 
 def test_benchmark_measures_a_lesson_in_a_fresh_process(monkeypatch, tmp_path):
     bench = load_benchmark()
-    monkeypatch.setenv("OMP_NUM_THREADS", "1")  # see _one_thread
     run = bench.run_lesson("06", seed=0, extra=["--quick"], timeout=300)
     assert run.exit_code == 0, run.log
     assert run.accuracy > QUICK_THRESHOLD and run.device == "cpu"
@@ -210,9 +199,9 @@ def test_benchmark_measures_a_lesson_in_a_fresh_process(monkeypatch, tmp_path):
     text = bench.markdown(rows, ["CPU: test"], bench.summary([run]))
     assert text.startswith("| lesson | seed |") and "06: FAIL" in text
     readme = tmp_path / "README.md"
-    readme.write_text(f"intro\n{bench.README_START}\nold table\n{bench.README_END}\nrest\n")
-    bench.update_readme(readme, text)
-    assert readme.read_text() == f"intro\n{bench.README_START}\n{text}{bench.README_END}\nrest\n"
+    readme.write_text("intro\n<!-- benchmark:start -->\nold table\n<!-- benchmark:end -->\nrest\n")
+    bench.replace_readme_section("benchmark", text, readme)
+    assert readme.read_text() == f"intro\n<!-- benchmark:start -->\n{text}<!-- benchmark:end -->\nrest\n"
 
 
 def test_06_draws_its_curves(tmp_path):

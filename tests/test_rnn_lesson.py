@@ -20,14 +20,7 @@ QUICK_THRESHOLD = 0.60
 def quick(tmp_path_factory):
     """One --quick training shared by the tests below: its results, its checkpoint and its figures."""
     folder = tmp_path_factory.mktemp("rnn")
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        result = rnn.main(
-            ["--quick", "--save", str(folder / "model.pt"), "--figures", str(folder / "figures")]
-        )
-    finally:
-        torch.set_num_threads(before)
+    result = rnn.main(["--quick", "--save", str(folder / "model.pt"), "--figures", str(folder / "figures")])
     return result, folder / "model.pt", folder / "figures"
 
 
