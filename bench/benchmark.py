@@ -5,6 +5,7 @@
     python bench/benchmark.py --markdown bench.md  # also write the table as Markdown (- for the screen)
     python bench/benchmark.py --readme             # put the table into README.md
     python bench/benchmark.py --ddp --readme       # lesson 09 on 1 and on 2 processes, into README.md
+    python bench/benchmark.py --cells --readme     # lesson 08 with each recurrent cell, into README.md
 
 Each run is a fresh Python process started exactly as a learner would start it (`python 06_softmax_mnist.py
 --no-figures --seed S`), so its wall time includes Python's start-up, `import torch` and data loading. Its
@@ -198,6 +199,19 @@ def markdown(rows: list[list[str]], environment: list[str], verdicts: list[str])
     return "\n".join(lines + [""] + [f"- {line}" for line in environment + verdicts]) + "\n"
 
 
+def cell_comparison(seeds: int, timeout: float) -> str:
+    """Lesson 08 at its defaults with each recurrent cell: a Markdown table."""
+    rows = ["| cell | seed | test accuracy (%) | wall (s) | CPU (s) |", "|---|---:|---:|---:|---:|"]
+    for cell in ("rnn", "gru", "lstm"):
+        for seed in range(seeds):
+            run = run_lesson("08", seed, ["--cell", cell], timeout)
+            if run.exit_code != 0:
+                sys.exit(f"08 --cell {cell} failed:\n{run.log}")
+            rows.append(f"| {cell} | {seed} | {run.accuracy:.1f} | {run.wall:.1f} | {run.cpu:.1f} |")
+            print(rows[-1], flush=True)
+    return "\n".join(rows) + "\n"
+
+
 def ddp_scaling(seeds: int, timeout: float) -> str:
     """Lesson 09 at its defaults on 1 process (plain python) and on 2 (torchrun): a Markdown table."""
     rows = [
@@ -242,6 +256,7 @@ def main(argv=None) -> int:
     )
     parser.add_argument("--readme", action="store_true", help="put the Markdown table into README.md")
     parser.add_argument("--ddp", action="store_true", help="instead: lesson 09 on 1 and on 2 processes")
+    parser.add_argument("--cells", action="store_true", help="instead: lesson 08 with rnn, gru and lstm")
     parser.add_argument("--verbose", action="store_true", help="print each lesson's own output")
     args = parser.parse_args(argv)
     lessons = [name.strip() for name in args.lessons.split(",") if name.strip()]

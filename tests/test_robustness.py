@@ -156,3 +156,27 @@ def test_same_seed_same_printed_numbers_run_after_run():
     first, second = (run_script("05_dataloader.py", "--quick", "--no-figures") for _ in range(2))
     assert first.returncode == 0, first.stderr
     assert first.stdout == second.stdout
+
+
+# ----------------------------------------------------------------------------- --load
+
+
+@pytest.mark.parametrize("lesson", ["06_softmax_mnist", "07_cnn_mnist", "08_rnn"])
+def test_load_refuses_a_checkpoint_of_another_shape(lesson, tmp_path):
+    import torch
+
+    # 08's checkpoints also carry what the model needs to be rebuilt; these describe a tiny GRU
+    extra = {"vocabulary": "abc", "languages": ["x"], "cell": "gru", "embedding_size": 1, "hidden_size": 1}
+    path = kit.save_checkpoint(tmp_path / "odd.pt", lesson, torch.nn.Linear(3, 1), **extra)
+    with pytest.raises(kit.LessonError, match=r"--load .*odd\.pt: its weights do not fit this model"):
+        load_lesson(lesson).main(["--load", str(path), "--no-figures"])
+
+
+@pytest.mark.parametrize("lesson", ["06_softmax_mnist", "07_cnn_mnist", "08_rnn"])
+def test_load_refuses_a_missing_file_and_a_non_checkpoint(lesson, tmp_path):
+    with pytest.raises(kit.LessonError, match="no such file"):
+        load_lesson(lesson).main(["--load", str(tmp_path / "nothing.pt"), "--no-figures"])
+    junk = tmp_path / "notes.txt"
+    junk.write_text("these are not weights")
+    with pytest.raises(kit.LessonError, match="not a readable PyTorch checkpoint"):
+        load_lesson(lesson).main(["--load", str(junk), "--no-figures"])
