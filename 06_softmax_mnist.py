@@ -170,7 +170,8 @@ def train(model, train_set, test_set, args, device, clock):
     return history, seconds_to_target
 
 
-def plot_curves(history, args):
+def plot_curves(history, args, lesson=LESSON, target=TARGET):
+    """Training loss and test accuracy per epoch (lesson 07 draws its curves with this too)."""
     import matplotlib.pyplot as plt
 
     epochs = range(1, len(history["loss"]) + 1)
@@ -178,12 +179,12 @@ def plot_curves(history, args):
     left.plot(epochs, history["loss"], marker="o")
     left.set(xlabel="epoch", ylabel="cross-entropy", title="Training loss")
     right.plot(epochs, history["accuracy"], marker="o", color="tab:green")
-    right.axhline(TARGET, linestyle=":", color="gray", label=f"target {TARGET}%")
+    right.axhline(target, linestyle=":", color="gray", label=f"target {target}%")
     right.set(xlabel="epoch", ylabel="percent", title="Test accuracy")
     right.legend()
     for ax in (left, right):
         ax.xaxis.set_major_locator(plt.MaxNLocator(integer=True))  # whole epochs only
-    kit.save_figure(fig, "06_softmax_mnist_curves", args)
+    kit.save_figure(fig, f"{lesson}_curves", args)
 
 
 # --------------------------------------------------------------------------- main

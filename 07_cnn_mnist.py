@@ -30,33 +30,9 @@ EVAL_BATCH = 1000
 PROGRESS_EVERY = 3.0  # seconds between progress lines inside a long epoch
 MISTAKES_SHOWN = 24  # misclassified test digits drawn in the figure
 
-MNIST_MEAN, MNIST_STD = 0.1307, 0.3081  # of MNIST pixels scaled to [0, 1] (data/mnist/PROVENANCE.md)
-
-
-# --------------------------------------------------------------------------- data
-
-
-def prepare(dataset, device, limit=None):
-    """torchvision's MNIST dataset -> (images, labels) tensors on device, normalised once, in bulk.
-
-    Lesson 05 taught the DataLoader, which asks a Dataset for one sample at a time and stacks them. For
-    MNIST that means a PIL image and a transform per sample: 60,000 Python calls per epoch, costing more
-    than the training itself. torchvision has already decoded the files into one uint8 tensor (dataset.data),
-    so we normalise all of it at once and batch by slicing: ToTensor + Normalize's numbers, far faster.
-    """
-    images, labels = dataset.data, dataset.targets  # uint8 [N, 28, 28] and int64 [N]
-    if limit is not None:
-        images, labels = images[:limit], labels[:limit]
-    # on a GPU the whole set (188 MB as float) stays there, so no batch is ever copied from the CPU
-    images = images.to(device).float()
-    images.div_(255).sub_(MNIST_MEAN).div_(MNIST_STD)  # in place: no second 188 MB copy at the peak
-    return images.unsqueeze(1), labels.to(device)  # [N, 1, 28, 28]: one grey channel; mean 0, std 1
-
-
-def batches(n, batch_size, device, shuffle=True):
-    """Index tensors of one epoch's batches: a fresh random order each epoch, no Python per sample."""
-    order = torch.randperm(n, device=device) if shuffle else torch.arange(n, device=device)
-    return order.split(batch_size)
+# Lesson 06's MNIST loading (decoded once, normalised in bulk, batched by slicing) and its curves: only
+# the model changes in this lesson, as in the lecture.
+softmax = kit.import_lesson("06_softmax_mnist")
 
 
 # --------------------------------------------------------------------------- the model
@@ -159,7 +135,7 @@ def train(model, train_set, test_set, args, device, clock):
         model.train()
         started = last_note = time.perf_counter()
         total = torch.zeros((), device=device)  # summed on the device: .item() every step would wait for it
-        for step, batch in enumerate(batches(len(images), args.batch_size, device), 1):
+        for step, batch in enumerate(softmax.batches(len(images), args.batch_size, device), 1):
             outputs = model(images[batch])
             loss = criterion(outputs, labels[batch])
             optimizer.zero_grad()
@@ -193,22 +169,6 @@ def train(model, train_set, test_set, args, device, clock):
 # --------------------------------------------------------------------------- figures
 
 
-def plot_curves(history, args):
-    import matplotlib.pyplot as plt
-
-    epochs = range(1, len(history["loss"]) + 1)
-    fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.5))
-    left.plot(epochs, history["loss"], marker="o")
-    left.set(xlabel="epoch", ylabel="cross-entropy", title="Training loss")
-    right.plot(epochs, history["accuracy"], marker="o", color="tab:green")
-    right.axhline(TARGET, linestyle=":", color="gray", label=f"target {TARGET}%")
-    right.set(xlabel="epoch", ylabel="percent", title="Test accuracy")
-    right.legend()
-    for ax in (left, right):
-        ax.xaxis.set_major_locator(plt.MaxNLocator(integer=True))  # whole epochs only
-    kit.save_figure(fig, "07_cnn_mnist_curves", args)
-
-
 def plot_mistakes(model, images, labels, args):
     """A grid of test digits the model got wrong, titled 'predicted (true)'."""
     import matplotlib.pyplot as plt
@@ -221,7 +181,7 @@ def plot_mistakes(model, images, labels, args):
     for ax in axes.flat:
         ax.axis("off")
     for ax, i in zip(axes.flat, wrong.tolist()):
-        ax.imshow((images[i, 0] * MNIST_STD + MNIST_MEAN).cpu().numpy(), cmap="gray_r")
+        ax.imshow((images[i, 0] * softmax.MNIST_STD + softmax.MNIST_MEAN).cpu().numpy(), cmap="gray_r")
         ax.set_title(f"{predicted[i].item()} ({labels[i].item()})", fontsize=9, color="tab:red")
     fig.suptitle(
         f"Misclassified test digits: predicted (true), {len(wrong)} of {(predicted != labels).sum().item()}"
@@ -246,8 +206,8 @@ def main(argv=None):
 
     print(f"1) MNIST: 28x28 grey images of the digits 0-9, on {device}")
     clock = kit.Stopwatch()
-    train_set = prepare(kit.mnist(train=True), device, QUICK_TRAIN if args.quick else None)
-    test_set = prepare(kit.mnist(train=False), device)
+    train_set = softmax.prepare(kit.mnist(train=True), device, QUICK_TRAIN if args.quick else None)
+    test_set = softmax.prepare(kit.mnist(train=False), device)
     print(
         f"   {len(train_set[0]):,} training and {len(test_set[0]):,} test images, "
         f"loaded in {clock.seconds():.1f} s"
@@ -278,7 +238,7 @@ def main(argv=None):
     if args.save:
         kit.save_checkpoint(args.save, LESSON, model, test_accuracy=accuracy, inception=args.inception)
     if figures_on:
-        plot_curves(history, args)
+        softmax.plot_curves(history, args, LESSON, TARGET)
         plot_mistakes(model, *test_set, args)
     return {
         "test_accuracy": accuracy,

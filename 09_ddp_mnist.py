@@ -25,7 +25,8 @@ from torch.utils.data.distributed import DistributedSampler
 
 import lesson_tools as kit
 
-cnn = kit.import_lesson("07_cnn_mnist")  # the model, data preparation and hyper-parameters of lesson 07
+cnn = kit.import_lesson("07_cnn_mnist")  # the model and hyper-parameters of lesson 07
+softmax = kit.import_lesson("06_softmax_mnist")  # the MNIST loading of lessons 06 and 07
 
 EPOCHS = cnn.EPOCHS
 LR = cnn.LR
@@ -149,8 +150,8 @@ def main(argv=None):
             f"global batch {args.batch_size} = {world_size} x {args.batch_size // world_size}"
         )
         clock = kit.Stopwatch()
-        train_set = cnn.prepare(kit.mnist(train=True), device, QUICK_TRAIN if args.quick else None)
-        test_set = cnn.prepare(kit.mnist(train=False), device)
+        train_set = softmax.prepare(kit.mnist(train=True), device, QUICK_TRAIN if args.quick else None)
+        test_set = softmax.prepare(kit.mnist(train=False), device)
         model = cnn.CNN().to(device, memory_format=torch.channels_last)
         model = DistributedDataParallel(model, device_ids=[device] if device.type == "cuda" else None)
         history = train(model, train_set, test_set, args, rank, world_size, device)

@@ -131,16 +131,16 @@ def test_loader_reads_tiny_idx_files_into_normalised_tensors(tmp_path, monkeypat
     for name, size in sizes.items():  # the shipped sizes are checked; these files are tiny
         monkeypatch.setitem(kit.MNIST_FILES, name, size)
     monkeypatch.setenv(kit.MNIST_CACHE_ENV, str(tmp_path / "cache"))
-    for lesson in (softmax, cnn):
-        for train, n in ((True, 5), (False, 3)):
-            dataset = kit.mnist(train, source=tmp_path / "source")
-            images, labels = lesson.prepare(dataset, torch.device("cpu"))
-            assert images.shape == (n, 1, 28, 28) and images.dtype == torch.float32
-            assert labels.tolist() == list(range(n))
-            # pixel value v becomes (v / 255 - mean) / std, the same as transforms.Normalize
-            expected = (torch.arange(n) * 60 / 255 - 0.1307) / 0.3081
-            assert torch.allclose(images.mean(dim=(1, 2, 3)), expected, atol=1e-5)
-            assert torch.allclose(images.amin(dim=(1, 2, 3)), images.amax(dim=(1, 2, 3)))
+    assert cnn.softmax is softmax  # 07 (and 09) load MNIST with 06's prepare()
+    for train, n in ((True, 5), (False, 3)):
+        dataset = kit.mnist(train, source=tmp_path / "source")
+        images, labels = softmax.prepare(dataset, torch.device("cpu"))
+        assert images.shape == (n, 1, 28, 28) and images.dtype == torch.float32
+        assert labels.tolist() == list(range(n))
+        # pixel value v becomes (v / 255 - mean) / std, the same as transforms.Normalize
+        expected = (torch.arange(n) * 60 / 255 - 0.1307) / 0.3081
+        assert torch.allclose(images.mean(dim=(1, 2, 3)), expected, atol=1e-5)
+        assert torch.allclose(images.amin(dim=(1, 2, 3)), images.amax(dim=(1, 2, 3)))
     assert sorted(p.name for p in (tmp_path / "cache" / "MNIST" / "raw").iterdir()) == sorted(sizes)
 
 
