@@ -1,6 +1,6 @@
 """Lectures 12-13: recurrent networks (RNN, GRU, LSTM) read text one character at a time.
 
-    python 08_rnn.py                          # which language is this word? (5 languages, ~20 s on a CPU)
+    python 08_rnn.py                          # which language is this word? (5 languages, ~12 s on 2 cores)
     python 08_rnn.py --cell lstm              # the same with an LSTM (or --cell rnn)
     python 08_rnn.py --predict hello casa     # top languages for each word, from the saved model
     python 08_rnn.py --task hello             # the lecture's toy: teach an RNN "hihell" -> "ihello"

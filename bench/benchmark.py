@@ -274,15 +274,13 @@ def main(argv=None) -> int:
         f"load average before: {load_average()}",
     ]
     print("\n".join(environment), flush=True)
-    if args.ddp:
-        text = (
-            ddp_scaling(args.seeds, args.timeout)
-            + "\n"
-            + "\n".join(f"- {line}" for line in environment)
-            + "\n"
+    if args.ddp or args.cells:
+        measured = (
+            ddp_scaling(args.seeds, args.timeout) if args.ddp else cell_comparison(args.seeds, args.timeout)
         )
+        text = measured + "\n" + "\n".join(f"- {line}" for line in environment) + "\n"
         if args.readme:
-            replace_readme_section("ddp", text)
+            replace_readme_section("ddp" if args.ddp else "cells", text)
         return 0
     runs = []
     for lesson in lessons:
