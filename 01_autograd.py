@@ -61,7 +61,7 @@ def train_by_hand(epochs, lr):
         except OverflowError:  # Python floats raise instead of becoming inf
             loss = float("inf")
         first = first or loss
-        kit.check_finite(loss, lr, f"at epoch {epoch}", reference=first)
+        kit.stop_if_diverged(loss, lr, f"at epoch {epoch}", reference=first)
         if epoch <= 3 or epoch == epochs:
             print(f"   epoch {epoch:3d}   w = {w:.4f}   loss = {loss:.6f}")
     return w
@@ -109,7 +109,7 @@ def train_with_autograd(epochs, lr, device):
                 w -= lr * w.grad
             w.grad.zero_()  # otherwise the next backward() would add to this sample's gradient
         first = first or loss.item()
-        kit.check_finite(loss.item(), lr, f"at epoch {epoch}", reference=first)
+        kit.stop_if_diverged(loss.item(), lr, f"at epoch {epoch}", reference=first)
         if epoch <= 3 or epoch == epochs:
             print(f"   epoch {epoch:3d}   w = {w.item():.4f}   loss = {loss.item():.6f}")
     return w.detach()

@@ -60,7 +60,7 @@ def main(argv=None):
         loss.backward()  # backward: d loss / d w and d loss / d b
         optimizer.step()  # update
         losses.append(loss.item())
-        kit.check_finite(losses[-1], args.lr, f"at epoch {epoch}", reference=losses[0])
+        kit.stop_if_diverged(losses[-1], args.lr, f"at epoch {epoch}", reference=losses[0])
         if epoch in (1, 2, 3) or epoch % 100 == 0 or epoch == epochs:
             print(f"epoch {epoch:4d}   loss = {losses[-1]:.6f}")
 

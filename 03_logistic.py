@@ -38,7 +38,7 @@ def train(model, x, y, epochs, lr, name):
         loss.backward()
         optimizer.step()
         losses.append(loss.item())
-        kit.check_finite(losses[-1], lr, f"at epoch {epoch} ({name})", reference=losses[0])
+        kit.stop_if_diverged(losses[-1], lr, f"at epoch {epoch} ({name})", reference=losses[0])
         if epoch == 1 or epoch % (epochs // 4 or 1) == 0:
             print(f"   epoch {epoch:4d}   loss = {losses[-1]:.4f}")
     return losses

@@ -48,7 +48,7 @@ def train(model, x, y, epochs, lr, name, test=None):
         loss.backward()
         optimizer.step()
         losses.append(loss.item())
-        kit.check_finite(losses[-1], lr, f"at epoch {epoch} ({name})", reference=losses[0])
+        kit.stop_if_diverged(losses[-1], lr, f"at epoch {epoch} ({name})", reference=losses[0])
         if test is not None and epoch in report_at:
             print(
                 f"epoch {epoch:4d}   loss = {losses[-1]:.4f}   train accuracy {accuracy(model, x, y):.1%}"

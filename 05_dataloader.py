@@ -107,7 +107,7 @@ def main(argv=None):
             seen[index] += 1
             total, batches = total + loss.item() * len(x), batches + 1
         losses.append(total / len(train_set))
-        kit.check_finite(losses[-1], args.lr, f"at epoch {epoch}", reference=losses[0])
+        kit.stop_if_diverged(losses[-1], args.lr, f"at epoch {epoch}", reference=losses[0])
         once = bool((seen[train_idx] == 1).all()) and int(seen.sum()) == len(train_set)
         coverage_ok &= once
         if epoch <= 2 or epoch % 10 == 0 or epoch == epochs:

@@ -153,7 +153,7 @@ def train(model, train_set, test_set, args, device, clock):
                     f"   epoch {epoch}: {step}/{steps_per_epoch} batches, loss {loss.item():.4f}", flush=True
                 )
         train_loss = total.item() / steps_per_epoch
-        kit.check_finite(train_loss, args.lr, f"in epoch {epoch}")
+        kit.stop_if_diverged(train_loss, args.lr, f"in epoch {epoch}")
         seconds = time.perf_counter() - started
         accuracy = evaluate(model, *test_set)
         history["loss"].append(train_loss)

@@ -105,7 +105,7 @@ def run_hello(args, device) -> dict:
         optimizer.step()
         # Adam's bounded steps can keep a wrecked model's loss finite, so compare with a blind guess too
         blind_guess = len(HELLO_INPUT) * math.log(len(HELLO_CHARS))
-        kit.check_finite(loss.item(), lr, f"at epoch {epoch}", reference=blind_guess)
+        kit.stop_if_diverged(loss.item(), lr, f"at epoch {epoch}", reference=blind_guess)
         text = "".join(guesses)
         print(f"   epoch {epoch:3d}   loss = {loss.item():.3f}   predicted: {text}")
         if text == HELLO_TARGET:
@@ -244,7 +244,7 @@ def train_words(model, train_set, val_set, args, device, epochs: int) -> list[fl
             scheduler.step()
             total, count = total + loss.item() * len(targets), count + len(targets)
         blind_guess = math.log(model.out.out_features)  # the loss of giving every language the same odds
-        kit.check_finite(total / count, args.lr, f"at epoch {epoch}", reference=blind_guess)
+        kit.stop_if_diverged(total / count, args.lr, f"at epoch {epoch}", reference=blind_guess)
         val_accuracies.append(evaluate(model, val_set, device)["accuracy"])
         print(
             f"   epoch {epoch}   loss = {total / count:.4f}   validation accuracy = {val_accuracies[-1]:.1%}"

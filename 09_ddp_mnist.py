@@ -114,7 +114,7 @@ def train(model, train_set, test_set, args, rank, world_size, device):
             total += loss.detach()
         dist.all_reduce(total, op=dist.ReduceOp.SUM)  # the mean training loss over all ranks
         train_loss = total.item() / (len(shard.split(local_batch)) * world_size)
-        kit.check_finite(train_loss, args.lr, f"in epoch {epoch}")
+        kit.stop_if_diverged(train_loss, args.lr, f"in epoch {epoch}")
         seconds = time.perf_counter() - started
         accuracy = test_accuracy(model.module, *test_set, rank, world_size, device)
         history["loss"].append(train_loss)

@@ -419,15 +419,15 @@ class _Progress:
 progress = _Progress()
 
 
-def epoch_range(epochs: int, start: int = 1):
-    """range(start, epochs + 1) that remembers the current epoch, for the Ctrl-C summary."""
+def epoch_range(epochs: int):
+    """range(1, epochs + 1) that remembers the current epoch, for the Ctrl-C summary."""
     progress.epochs = epochs
-    for epoch in range(start, epochs + 1):
+    for epoch in range(1, epochs + 1):
         progress.epoch = epoch
         yield epoch
 
 
-def check_finite(loss: float, lr: float, where: str = "", reference: float | None = None) -> None:
+def stop_if_diverged(loss: float, lr: float, where: str = "", reference: float | None = None) -> None:
     """Stop a diverging run at once instead of printing nan for the rest of it.
 
     A loss that is not a finite number has diverged. So has one that climbed to over 10 times its
@@ -496,11 +496,11 @@ DIABETES = "diabetes/pima-indians-diabetes.csv"
 SPLIT_SEED = 20240101  # the train/test split never changes with --seed, so results stay comparable
 
 
-def load_diabetes_table(path: Path | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+def load_diabetes_table() -> tuple[torch.Tensor, torch.Tensor]:
     """The verified diabetes CSV as float tensors: 8 feature columns, and the 0/1 label as a column."""
     import numpy as np
 
-    table = np.loadtxt(path or data_file(DIABETES), delimiter=",", skiprows=1, dtype=np.float32)
+    table = np.loadtxt(data_file(DIABETES), delimiter=",", skiprows=1, dtype=np.float32)
     return torch.from_numpy(table[:, :-1]), torch.from_numpy(table[:, -1:])
 
 

@@ -121,5 +121,5 @@ def test_checkpoint_messages_are_documented(tmp_path):
 
 
 def test_training_messages_are_documented():
-    assert documented(lesson_error(kit.check_finite, float("nan"), 0.1, "at epoch 3"))
-    assert documented(lesson_error(kit.check_finite, 50.0, 1e6, "at epoch 2", 0.73))
+    assert documented(lesson_error(kit.stop_if_diverged, float("nan"), 0.1, "at epoch 3"))
+    assert documented(lesson_error(kit.stop_if_diverged, 50.0, 1e6, "at epoch 2", 0.73))
