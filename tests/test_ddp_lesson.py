@@ -30,13 +30,13 @@ def test_shards_are_disjoint_and_cover_the_training_set(world_size, n):
     )
 
 
-def run_ddp(tmp_path, processes):
+def run_ddp(tmp_path, processes, *flags):
     """09 in quick mode as torchrun starts it; returns its results dict."""
     result_file = tmp_path / f"result_{processes}.json"
     env = {**os.environ, "COURSE_OFFLINE": "1", "COURSE_RESULT_JSON": str(result_file)}
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={processes}"]
     result = subprocess.run(
-        [*command, str(REPO / "09_ddp_mnist.py"), "--quick", "--no-figures", "--device", "cpu"],
+        [*command, str(REPO / "09_ddp_mnist.py"), "--quick", "--no-figures", "--device", "cpu", *flags],
         cwd=tmp_path,
         env=env,
         capture_output=True,
@@ -49,10 +49,14 @@ def run_ddp(tmp_path, processes):
 
 def test_two_processes_learn_like_one(tmp_path):
     one = load_lesson("09_ddp_mnist").main(["--quick", "--no-figures", "--device", "cpu"])
-    two = run_ddp(tmp_path, 2)
+    two = run_ddp(tmp_path, 2, "--save", str(tmp_path / "cnn.pt"))
     assert one["world_size"] == 1 and two["world_size"] == 2
     # 1 epoch on 6,000 images: chance is 10%; 85% shows the CNN learned. Both runs take the same global
     # batches with averaged gradients, so they must agree to well within a point.
     assert one["test_accuracy"] > 85 and two["test_accuracy"] > 85
     assert abs(one["test_accuracy"] - two["test_accuracy"]) < 1.0
     assert two["train_loss_first"] == pytest.approx(one["train_loss_first"], rel=0.02)
+
+    # rank 0 alone wrote the checkpoint, and it is a plain lesson 07 model with the same accuracy
+    reloaded = load_lesson("07_cnn_mnist").main(["--load", str(tmp_path / "cnn.pt"), "--no-figures"])
+    assert reloaded["test_accuracy"] == pytest.approx(two["test_accuracy"], abs=1e-9)
