@@ -39,25 +39,25 @@ QUICK_TRAIN = cnn.QUICK_TRAIN
 
 def start_process_group(device_type):
     """Join the group of processes torchrun started; plain `python` makes a group of one."""
-    if "RANK" not in os.environ:  # not started by torchrun: be rank 0 of a world of 1
-        with socket.socket() as probe:  # any free port on this machine will do for a group of one
+    if "RANK" in os.environ:  # torchrun told this process its rank, the world size and where to meet
+        meeting = {}
+    else:  # started by plain python: rank 0 of a world of 1, meeting itself on any free local port
+        with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
             port = probe.getsockname()[1]
-        os.environ.update(
-            MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK="0", WORLD_SIZE="1", LOCAL_RANK="0"
-        )
-    local_rank = int(os.environ["LOCAL_RANK"])  # this process's number on its own machine
+        meeting = {"init_method": f"tcp://127.0.0.1:{port}", "rank": 0, "world_size": 1}
+    local_rank = int(os.environ.get("LOCAL_RANK", 0))  # this process's number on its own machine
     if device_type == "cuda":
         # one process per GPU; NCCL moves gradients between GPUs directly
         device = torch.device("cuda", local_rank)
         torch.cuda.set_device(device)
-        dist.init_process_group("nccl", device_id=device)
+        dist.init_process_group("nccl", device_id=device, **meeting)
     else:
-        # gloo is PyTorch's backend for CPUs: gradients travel over TCP, here through loopback
-        device = torch.device("cpu")
-        dist.init_process_group("gloo", timeout=datetime.timedelta(minutes=5))
+        # gloo is PyTorch's backend for CPUs: gradients travel over TCP, here through loopback.
         # torchrun gives each process one thread (OMP_NUM_THREADS=1) so that 2 processes share 2 cores
         # without fighting; a lone process may use them all.
+        device = torch.device("cpu")
+        dist.init_process_group("gloo", timeout=datetime.timedelta(minutes=5), **meeting)
     return dist.get_rank(), dist.get_world_size(), device
 
 
