@@ -363,7 +363,7 @@ def load_model(path, device) -> tuple[WordClassifier, Vocabulary, list[str], dic
     if hparams["cell"] not in CELLS:
         raise kit.LessonError(f"--load {path}: unknown cell {hparams['cell']!r}")
     model = WordClassifier(len(vocab), len(languages), **hparams)
-    kit.load_checkpoint(path, LESSON, model)  # again, now with the model, for its clear mismatch message
+    kit.load_weights(model, checkpoint, path)
     return model.to(device), vocab, languages, hparams
 
 

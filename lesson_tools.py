@@ -366,15 +366,20 @@ def load_checkpoint(path: Path, lesson: str, model: torch.nn.Module | None = Non
     if checkpoint["lesson"] != lesson:
         raise LessonError(f"--load {path}: that checkpoint belongs to {checkpoint['lesson']}, not {lesson}")
     if model is not None:
-        try:
-            model.load_state_dict(checkpoint["model"])
-        except RuntimeError as error:
-            first = str(error).strip().splitlines()[1:2] or [str(error)]
-            raise LessonError(
-                f"--load {path}: its weights do not fit this model (was it saved with other "
-                f"options?): {first[0].strip()}"
-            ) from None
+        load_weights(model, checkpoint, path)
     return checkpoint
+
+
+def load_weights(model: torch.nn.Module, checkpoint: dict, path: Path) -> None:
+    """Put a checkpoint's weights into model; a model of another shape gets a clear message."""
+    try:
+        model.load_state_dict(checkpoint["model"])
+    except RuntimeError as error:
+        first = str(error).strip().splitlines()[1:2] or [str(error)]
+        raise LessonError(
+            f"--load {path}: its weights do not fit this model (was it saved with other "
+            f"options?): {first[0].strip()}"
+        ) from None
 
 
 # --------------------------------------------------------------------------- figures
