@@ -136,8 +136,10 @@ def main(argv=None):
     )
     args = parser.parse_args(argv)
     device_type = kit.pick_device(args.device).type
-    if device_type not in ("cpu", "cuda"):
-        raise kit.LessonError(f"torch.distributed has no backend for {device_type}; use --device cpu")
+    if device_type not in ("cpu", "cuda"):  # torch.distributed has no backend for Apple's MPS, for one
+        if args.device != "auto":
+            raise kit.LessonError(f"torch.distributed has no backend for {device_type}; use --device cpu")
+        device_type = "cpu"
     rank, world_size, device = start_process_group(device_type)
     try:
         # The same seed on every rank: the copies of the model start from identical weights

@@ -60,3 +60,13 @@ def test_two_processes_learn_like_one(tmp_path):
     # rank 0 alone wrote the checkpoint, and it is a plain lesson 07 model with the same accuracy
     reloaded = load_lesson("07_cnn_mnist").main(["--load", str(tmp_path / "cnn.pt"), "--no-figures"])
     assert reloaded["test_accuracy"] == pytest.approx(two["test_accuracy"], abs=1e-9)
+
+
+def test_auto_on_a_mac_trains_on_the_cpu_and_mps_asked_for_is_refused(monkeypatch):
+    import lesson_tools as kit
+
+    lesson = load_lesson("09_ddp_mnist")
+    monkeypatch.setattr(kit, "pick_device", lambda name: __import__("torch").device("mps"))
+    with pytest.raises(kit.LessonError, match="no backend for mps; use --device cpu"):
+        lesson.main(["--device", "mps", "--quick", "--no-figures"])
+    assert lesson.main(["--quick", "--no-figures"])["world_size"] == 1  # auto: gloo on the CPU
