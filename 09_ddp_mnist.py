@@ -85,7 +85,7 @@ def test_accuracy(model, images, labels, rank, world_size, device):
     """Each rank tests its own slice of the test set; an all-reduce adds up the counts of all ranks."""
     mine = slice(rank, None, world_size)
     correct = (cnn.predict(model, images[mine]) == labels[mine]).sum()
-    counts = torch.stack([correct, torch.tensor(len(labels[mine]), device=device)]).to(device)
+    counts = torch.stack([correct, torch.tensor(len(labels[mine]), device=device)])
     dist.all_reduce(counts, op=dist.ReduceOp.SUM)  # afterwards every rank holds the totals
     return 100.0 * counts[0].item() / counts[1].item()
 
@@ -113,7 +113,7 @@ def train(model, train_set, test_set, args, rank, world_size, device):
             scheduler.step()
             total += loss.detach()
         dist.all_reduce(total, op=dist.ReduceOp.SUM)  # the mean training loss over all ranks
-        train_loss = total.item() / (len(shard.split(local_batch)) * world_size)
+        train_loss = total.item() / (steps * world_size)
         kit.stop_if_diverged(train_loss, args.lr, f"in epoch {epoch}")
         seconds = time.perf_counter() - started
         accuracy = test_accuracy(model.module, *test_set, rank, world_size, device)
