@@ -1,34 +1,37 @@
-"""Plumbing shared by every lesson, so that each lesson script holds only the lesson.
+"""Plumbing every lesson needs and no lecture teaches, kept here so that each lesson holds only its lesson.
 
-Nothing in here is PyTorch you need to learn for the lectures. It gives every lesson the same command
-line, picks the device, seeds the random generators, finds and verifies the shipped data files, saves
-figures and checkpoints safely, and turns expected problems (bad data, an absent GPU, a diverging run,
-Ctrl-C) into one clear message instead of a traceback.
+It gives every lesson the same command line, picks the device, seeds the random generators, finds
+and verifies the shipped data files, writes figures and checkpoints safely (to a per-user folder when
+the course folder cannot be written), and turns expected problems (bad data, an absent GPU, a
+diverging run, Ctrl-C) into one clear message instead of a traceback. Nothing here is PyTorch you
+need for the lectures.
 """
 
-from __future__ import annotations
-
-import argparse
-import gzip
-import hashlib
-import json
-import math
 import os
-import random
-import shutil
-import socket
-import sys
-import tempfile
-import time
-from contextlib import contextmanager
-from pathlib import Path
 
-import torch
+# PyTorch's CPU threads meet at a barrier after every operation. By default a thread that arrives early
+# spins, burning its core while it waits; beside another busy program the thread it waits for may not
+# even be running, and a lesson then crawls (bench/threads.py measured up to 10x). Waiting passively
+# (sleeping) costs nothing measurable on a quiet machine. OpenMP reads this once, when torch is first
+# imported, which is why every lesson imports lesson_tools before torch. A value you set yourself wins.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import argparse  # noqa: E402  (after the line above, on purpose)
+import gzip  # noqa: E402
+import hashlib  # noqa: E402
+import json  # noqa: E402
+import math  # noqa: E402
+import random  # noqa: E402
+import shutil  # noqa: E402
+import sys  # noqa: E402
+import tempfile  # noqa: E402
+from contextlib import contextmanager  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import torch  # noqa: E402
 
 REPO = Path(__file__).resolve().parent  # data is found from here, never from the current directory
 DATA = REPO / "data"
-FIGURES = REPO / "figures"
-CHECKPOINTS = REPO / "checkpoints"
 
 
 class LessonError(Exception):
@@ -59,32 +62,22 @@ def positive_float(text: str) -> float:
 
 
 class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
-    """Shows each flag's default, except for on/off switches and where the lesson chooses it later."""
+    """Shows each flag's default, except for on/off switches and flags whose default is spelled out."""
 
     def _get_help_string(self, action):
         return action.help if action.default in (None, False) else super()._get_help_string(action)
 
 
 def lesson_parser(
-    description: str, *, epochs: int | None, lr: float | None, batch_size: int | None = None, seed: int = 0
+    description: str, *, epochs: int, lr: float, batch_size: int | None = None, seed: int = 0
 ) -> argparse.ArgumentParser:
-    """The flags every lesson shares; a lesson adds its own on the returned parser.
-
-    epochs=None or lr=None: the lesson picks the default itself (None arrives when the flag is not
-    given) and says how in the parser's epilog.
-    """
+    """The flags every lesson shares; a lesson adds its own on the returned parser."""
     parser = argparse.ArgumentParser(description=description, formatter_class=_HelpFormatter)
-    later = " (default: see below)"
-    parser.add_argument(
-        "--epochs",
-        type=positive_int,
-        default=epochs,
-        help="passes over the training data" + later * (epochs is None),
-    )
-    parser.add_argument("--lr", type=positive_float, default=lr, help="learning rate" + later * (lr is None))
+    parser.add_argument("--epochs", type=positive_int, default=epochs, help="passes over the training data")
+    parser.add_argument("--lr", type=positive_float, default=lr, help="learning rate")
     if batch_size is not None:
         parser.add_argument("--batch-size", type=positive_int, default=batch_size, help="samples per step")
-    parser.add_argument("--seed", type=int, default=seed, help="random seed: same seed, same numbers on CPU")
+    parser.add_argument("--seed", type=int, default=seed, help="random seed: same seed, same numbers")
     parser.add_argument(
         "--device",
         choices=["auto", "cpu", "cuda", "mps"],
@@ -92,22 +85,36 @@ def lesson_parser(
         help="where to compute; auto takes the GPU (CUDA or Apple MPS) when there is one",
     )
     parser.add_argument("--quick", action="store_true", help="a seconds-long smoke run on less data")
-    parser.add_argument("--figures", type=Path, default=FIGURES, metavar="DIR", help="folder for PNG figures")
+    parser.add_argument(
+        "--figures", type=Path, metavar="DIR", help="folder for PNG figures (default: figures/ in the course)"
+    )
     parser.add_argument("--no-figures", action="store_true", help="do not draw figures")
     parser.add_argument("--show", action="store_true", help="also open each figure in a window")
     return parser
 
 
-def add_checkpoint_flags(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--save", type=Path, metavar="PATH", help="write the trained model to PATH")
-    parser.add_argument("--load", type=Path, metavar="PATH", help="evaluate the model saved in PATH")
+def add_checkpoint_flags(parser: argparse.ArgumentParser, lesson: str, load: bool = True) -> None:
+    """--save [PATH] and --load PATH; without a PATH, --save writes checkpoints/<lesson>.pt."""
+    parser.add_argument(
+        "--save",
+        type=Path,
+        nargs="?",
+        const=True,  # a bare --save: checkpoints/<lesson>.pt in the course folder
+        metavar="PATH",
+        help=f"write the trained model to PATH (without PATH: checkpoints/{lesson}.pt in the course)",
+    )
+    if load:
+        parser.add_argument(
+            "--load", type=Path, metavar="PATH", help="use the model saved in PATH; no training"
+        )
 
 
 # --------------------------------------------------------------------------- device and seeds
 
 
 def pick_device(name: str) -> torch.device:
-    """'auto' takes the machine's accelerator (CUDA, MPS, ...) if there is one, else the CPU."""
+    """'auto' takes the machine's accelerator (CUDA, MPS, ...) if there is one, else the CPU; any other
+    name is obeyed exactly, or refused with a message when that device is absent."""
     if name == "auto":
         if torch.accelerator.is_available():
             return torch.accelerator.current_accelerator()
@@ -127,19 +134,33 @@ def pick_device(name: str) -> torch.device:
 
 
 def seed_everything(seed: int) -> None:
-    """Same seed, same initial weights and the same shuffles: the printed numbers repeat on a CPU."""
+    """Same seed, same initial weights and the same shuffles."""
     random.seed(seed)
-    torch.manual_seed(seed)  # seeds the CPU and every GPU generator
+    torch.manual_seed(seed)  # seeds the CPU and every GPU generator, and the DataLoader's shuffling
+
+
+# --------------------------------------------------------------------------- paths the learner sees
+
+
+def shown(path: Path) -> str:
+    """A path as the learner can open it from where they stand: relative below the current folder,
+    absolute anywhere else."""
+    path = Path(path).resolve()
+    try:
+        return str(path.relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+def _restore(path: Path) -> str:
+    """The git command that brings back a shipped file, runnable from the current folder."""
+    path = Path(path).resolve()
+    if not path.is_relative_to(REPO) or Path.cwd().resolve() == REPO:
+        return f"Restore it with: git checkout -- {shown(path)}"
+    return f"Restore it with: git -C {shown(REPO)} checkout -- {path.relative_to(REPO)}"
 
 
 # --------------------------------------------------------------------------- data files
-
-
-def _display(path: Path) -> str:
-    try:
-        return str(path.relative_to(REPO))
-    except ValueError:
-        return str(path)
 
 
 def sha256_of(path: Path) -> str:
@@ -155,11 +176,9 @@ def _expected_sums(folder: Path) -> dict[str, str]:
     try:
         lines = sums_file.read_text().splitlines()
     except FileNotFoundError:
-        raise LessonError(
-            f"{_display(sums_file)} is missing. Restore it with: git checkout -- {_display(sums_file)}"
-        ) from None
+        raise LessonError(f"{shown(sums_file)} is missing. {_restore(sums_file)}") from None
     except OSError as error:
-        raise LessonError(f"cannot read {_display(sums_file)}: {error.strerror}") from None
+        raise LessonError(f"cannot read {shown(sums_file)}: {error.strerror}") from None
     return {
         name.strip(): digest for digest, name in (line.split(maxsplit=1) for line in lines if line.strip())
     }
@@ -168,139 +187,71 @@ def _expected_sums(folder: Path) -> dict[str, str]:
 def data_file(relative: str | Path) -> Path:
     """The path of a shipped data file, after checking it against the SHA256SUMS beside it.
 
-    A missing, truncated or edited file ends the lesson with a message that names it and says how to
-    restore it, rather than failing later with a confusing parse error.
+    A missing, truncated, edited or unlisted file ends the lesson with a message that names it and says
+    how to restore it, rather than failing later with a confusing parse error.
     """
     path = DATA / relative  # an absolute path stays as it is
-    restore = f"Restore it with: git checkout -- {_display(path)}"
     expected = _expected_sums(path.parent).get(path.name)
     if expected is None:
-        raise LessonError(f"{_display(path)} is not listed in {_display(path.parent / 'SHA256SUMS')}.")
+        raise LessonError(
+            f"{shown(path)} is not listed in {shown(path.parent / 'SHA256SUMS')}, so it cannot be checked; "
+            "the course reads only the files it ships."
+        )
     try:
         actual = sha256_of(path)
     except FileNotFoundError:
-        raise LessonError(f"data file {_display(path)} is missing. {restore}") from None
+        raise LessonError(f"data file {shown(path)} is missing. {_restore(path)}") from None
     except OSError as error:  # a folder, no read permission, ...
-        raise LessonError(f"cannot read data file {_display(path)}: {error.strerror}. {restore}") from None
+        raise LessonError(
+            f"cannot read data file {shown(path)}: {error.strerror}. {_restore(path)}"
+        ) from None
     if actual != expected:
         raise LessonError(
-            f"data file {_display(path)} is damaged: its SHA-256 does not match "
-            f"{_display(path.parent / 'SHA256SUMS')} (truncated or edited?). {restore}"
+            f"data file {shown(path)} is damaged: its SHA-256 does not match "
+            f"{shown(path.parent / 'SHA256SUMS')} (truncated or edited?). {_restore(path)}"
         )
     return path
 
 
-# --------------------------------------------------------------------------- MNIST files
-
-MNIST_FILES = {  # uncompressed IDX file -> its size in bytes (see data/mnist/PROVENANCE.md)
-    "train-images-idx3-ubyte": 47_040_016,
-    "train-labels-idx1-ubyte": 60_008,
-    "t10k-images-idx3-ubyte": 7_840_016,
-    "t10k-labels-idx1-ubyte": 10_008,
-}
-MNIST_CACHE_ENV = "COURSE_MNIST_ROOT"  # override where the uncompressed files go (tests use it)
-OFFLINE_ENV = "COURSE_OFFLINE"  # set to 1 to never try torchvision's download
+# --------------------------------------------------------------------------- where files are written
 
 
-def _mnist_roots() -> list[Path]:
-    """Where uncompressed MNIST may live: the repo's data/ if writable, else a per-user cache."""
-    if os.environ.get(MNIST_CACHE_ENV):
-        return [Path(os.environ[MNIST_CACHE_ENV])]
-    user_cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "pytorch-zero-to-all"
-    user = os.environ.get("USER") or os.environ.get("USERNAME") or "user"
+def _user_folders(name: str) -> list[Path]:
+    """The course folder's `name`, then per-user places for a checkout the learner cannot write."""
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path("~/.cache").expanduser())
     return [
-        DATA / "mnist" / "prepared",
-        user_cache,
-        Path(tempfile.gettempdir()) / f"pytorch-zero-to-all-{user}",
+        REPO / name,
+        cache / "pytorch-zero-to-all" / name,
+        Path(tempfile.gettempdir())
+        / f"pytorch-zero-to-all-{os.getuid() if hasattr(os, 'getuid') else 0}"
+        / name,
     ]
 
 
-def _is_prepared(root: Path) -> bool:
-    raw = root / "MNIST" / "raw"
+def _can_write(folder: Path) -> bool:
     try:
-        return all((raw / name).stat().st_size == size for name, size in MNIST_FILES.items())
+        folder.mkdir(parents=True, exist_ok=True)
     except OSError:
         return False
+    return os.access(folder, os.W_OK | os.X_OK)
 
 
-def _prepare(root: Path, archives: dict[str, Path]) -> None:
-    """Uncompress the shipped .gz files into root/MNIST/raw, where torchvision.datasets.MNIST looks.
-
-    Each file is written under a unique temporary name and renamed only when complete, so several
-    lessons starting at once, or a run killed half-way, never leave a half file that is later trusted.
-    """
-    raw = root / "MNIST" / "raw"
-    raw.mkdir(parents=True, exist_ok=True)
-    for name, size in MNIST_FILES.items():
-        target = raw / name
-        if target.is_file() and target.stat().st_size == size:
-            continue
-        with atomic_path(target) as temporary:
-            with gzip.open(archives[name], "rb") as compressed, open(temporary, "wb") as out:
-                shutil.copyfileobj(compressed, out, 1 << 20)
-            if temporary.stat().st_size != size:
-                raise LessonError(f"{_display(archives[name])} uncompressed to the wrong size")
-
-
-def mnist_root(source: Path = DATA / "mnist") -> Path:
-    """A folder holding MNIST/raw/<the four IDX files>, ready for torchvision.datasets.MNIST.
-
-    Prepared once from the shipped, checksum-verified .gz files; if those are missing, torchvision's
-    downloader is tried; offline, the message says how to restore them.
-    """
-    roots = _mnist_roots()
-    for root in roots:
-        if _is_prepared(root):
-            return root
-    missing = [
-        _display(source / f"{name}.gz") for name in MNIST_FILES if not (source / f"{name}.gz").exists()
-    ]
-    if missing:
-        return _download_mnist(roots[min(1, len(roots) - 1)], missing)  # the per-user cache
-    # verify before uncompressing: a damaged file is named, never trusted
-    archives = {name: data_file(source / f"{name}.gz") for name in MNIST_FILES}
-    problems = []
-    for root in roots:
-        try:
-            _prepare(root, archives)
-            return root
-        except OSError as error:  # read-only repository, full disk: try the next place
-            problems.append(f"{_display(root)}: {error.strerror or error}")
-    raise LessonError("cannot write the uncompressed MNIST files anywhere: " + "; ".join(problems))
-
-
-def _download_mnist(root: Path, missing: list[str]) -> Path:
-    restore = (
-        f"The shipped MNIST files are missing ({', '.join(missing)}). Restore them with: "
-        "git checkout -- data/mnist"
+def course_folder(name: str) -> Path:
+    """REPO/name (figures/, checkpoints/), or a per-user folder when the course folder is read-only."""
+    for folder in _user_folders(name):
+        if _can_write(folder):
+            return folder
+    raise LessonError(
+        f"cannot create a folder for {name} anywhere: {', '.join(map(shown, _user_folders(name)))}"
     )
-    if os.environ.get(OFFLINE_ENV) == "1":
-        raise LessonError(restore + f" ({OFFLINE_ENV}=1, so no download was tried).")
-    from torchvision import datasets
-
-    print(f"{restore.split('. ')[0]}; trying torchvision's download into {root} ...")
-    old_timeout = socket.getdefaulttimeout()
-    socket.setdefaulttimeout(15)
-    try:
-        for train in (True, False):
-            datasets.MNIST(root, train=train, download=True)
-    except Exception as error:  # torchvision raises RuntimeError/URLError/OSError when offline
-        raise LessonError(
-            f"{restore}. The download failed too ({type(error).__name__}); are you offline?"
-        ) from None
-    finally:
-        socket.setdefaulttimeout(old_timeout)
-    return root
 
 
-def mnist(train: bool, source: Path = DATA / "mnist"):
-    """torchvision.datasets.MNIST over the shipped files, with no download."""
-    from torchvision import datasets
-
-    return datasets.MNIST(mnist_root(source), train=train, download=False)
-
-
-# --------------------------------------------------------------------------- safe writing
+def saved_checkpoint(lesson: str) -> Path | None:
+    """Where `--save` without a PATH put this lesson's model, if it did."""
+    for folder in _user_folders("checkpoints"):
+        if (folder / f"{lesson}.pt").is_file():
+            return folder / f"{lesson}.pt"
+    return None
 
 
 @contextmanager
@@ -324,27 +275,34 @@ def atomic_path(target: Path):
         temporary.unlink(missing_ok=True)
 
 
-def _writable_parent(path: Path, what: str) -> Path:
-    path = Path(path).expanduser().resolve()
+def _output_file(path: Path | None, folder: str, name: str, what: str) -> Path:
+    """The file to write: the path the learner gave (from where they stand), or name in the course's
+    own folder (figures/, checkpoints/) when they gave none."""
+    path = course_folder(folder) / name if path is None else Path(path).expanduser().resolve()
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as error:
-        raise LessonError(f"cannot create the folder for {what} {path}: {error.strerror}") from None
+        raise LessonError(f"cannot create the folder for {what} {shown(path)}: {error.strerror}") from None
     if path.is_dir():
-        raise LessonError(f"{what} path {path} is a folder; give a file name")
+        raise LessonError(f"{what} path {shown(path)} is a folder; give a file name")
     return path
 
 
-def save_checkpoint(path: Path, lesson: str, model: torch.nn.Module, **extra) -> Path:
-    """Write the model's weights atomically, tagged with the lesson that made them."""
-    path = _writable_parent(path, "checkpoint")
+def save_checkpoint(path: Path | bool, lesson: str, model: torch.nn.Module, **extra) -> Path:
+    """Write the model's weights atomically, tagged with the lesson that made them. path=True (a bare
+    --save) means checkpoints/<lesson>.pt in the course folder.
+
+    Only tensors and plain values (numbers, strings, lists) go in, so torch.load(weights_only=True)
+    can read the file back without running any code stored in it.
+    """
+    path = _output_file(None if path is True else path, "checkpoints", f"{lesson}.pt", "checkpoint")
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
     try:
         with atomic_path(path) as temporary:
             torch.save({"lesson": lesson, "model": state, **extra}, temporary)
     except OSError as error:
-        raise LessonError(f"cannot write checkpoint {path}: {error.strerror}") from None
-    print(f"checkpoint: {path}")
+        raise LessonError(f"cannot write checkpoint {shown(path)}: {error.strerror}") from None
+    print(f"checkpoint: {shown(path)}")
     return path
 
 
@@ -382,6 +340,54 @@ def load_weights(model: torch.nn.Module, checkpoint: dict, path: Path) -> None:
         ) from None
 
 
+# --------------------------------------------------------------------------- MNIST files
+
+MNIST_FILES = {  # uncompressed IDX file -> its size in bytes (see data/mnist/PROVENANCE.md)
+    "train-images-idx3-ubyte": 47_040_016,
+    "train-labels-idx1-ubyte": 60_008,
+    "t10k-images-idx3-ubyte": 7_840_016,
+    "t10k-labels-idx1-ubyte": 10_008,
+}
+
+
+def _mnist_is_prepared(root: Path) -> bool:
+    raw = root / "MNIST" / "raw"
+    try:
+        return all((raw / name).stat().st_size == size for name, size in MNIST_FILES.items())
+    except OSError:
+        return False
+
+
+def mnist_root() -> Path:
+    """A folder that torchvision.datasets.MNIST(root, download=False) can read.
+
+    torchvision reads only uncompressed IDX files from root/MNIST/raw, so the shipped .gz files are
+    checked against data/mnist/SHA256SUMS and uncompressed there once: into data/mnist/prepared, or
+    into a per-user folder when the course folder cannot be written. Each file is written under a
+    temporary name and renamed when complete, so lessons starting at once, or a run killed half-way,
+    never leave a half file that is later trusted.
+    """
+    places = [DATA / "mnist" / "prepared", *_user_folders("mnist")[1:]]
+    for root in places:
+        if _mnist_is_prepared(root):
+            return root
+    archives = {name: data_file(Path("mnist") / f"{name}.gz") for name in MNIST_FILES}
+    problems = []
+    for root in places:
+        raw = root / "MNIST" / "raw"
+        if not _can_write(raw):
+            problems.append(shown(root))
+            continue
+        for name, size in MNIST_FILES.items():
+            if (raw / name).is_file() and (raw / name).stat().st_size == size:
+                continue
+            with atomic_path(raw / name) as temporary:
+                with gzip.open(archives[name], "rb") as compressed, open(temporary, "wb") as out:
+                    shutil.copyfileobj(compressed, out, 1 << 20)
+        return root
+    raise LessonError(f"cannot write the uncompressed MNIST files anywhere: tried {', '.join(problems)}")
+
+
 # --------------------------------------------------------------------------- figures
 
 
@@ -397,39 +403,39 @@ def start_figures(args) -> bool:
 
 
 def save_figure(fig, name: str, args) -> Path:
-    """Save fig as <figures>/<name>.png atomically and print its path."""
+    """Save fig as <figures>/<name>.png atomically and print where it went."""
     import matplotlib.pyplot as plt
 
-    path = _writable_parent(Path(args.figures) / f"{name}.png", "figure")
+    given = args.figures / f"{name}.png" if args.figures else None
+    path = _output_file(given, "figures", f"{name}.png", "figure")
     try:
         with atomic_path(path) as temporary:
             fig.savefig(temporary, format="png", dpi=100, bbox_inches="tight")
     except OSError as error:
-        raise LessonError(f"cannot write figure {path}: {error.strerror}") from None
-    print(f"figure: {_display(path)}")
+        raise LessonError(f"cannot write figure {shown(path)}: {error.strerror}") from None
+    print(f"figure: {shown(path)}")
     if args.show:
         plt.show()
     plt.close(fig)
     return path
 
 
-# --------------------------------------------------------------------------- training helpers
+def plot_curves(history: list[dict], name: str, args) -> Path:
+    """The training loss and the test accuracy of each epoch, side by side, saved as <name>.png."""
+    import matplotlib.pyplot as plt
+
+    epochs = [row["epoch"] for row in history]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.5))
+    left.plot(epochs, [row["train_loss"] for row in history], marker="o")
+    left.set(xlabel="epoch", ylabel="cross-entropy", title="Training loss")
+    right.plot(epochs, [row["test_accuracy"] for row in history], marker="o", color="tab:green")
+    right.set(xlabel="epoch", ylabel="percent", title="Test accuracy")
+    for ax in (left, right):
+        ax.xaxis.set_major_locator(plt.MaxNLocator(integer=True))  # whole epochs only
+    return save_figure(fig, name, args)
 
 
-class _Progress:
-    epoch = 0
-    epochs = 0
-
-
-progress = _Progress()
-
-
-def epoch_range(epochs: int):
-    """range(1, epochs + 1) that remembers the current epoch, for the Ctrl-C summary."""
-    progress.epochs = epochs
-    for epoch in range(1, epochs + 1):
-        progress.epoch = epoch
-        yield epoch
+# --------------------------------------------------------------------------- training
 
 
 def stop_if_diverged(loss: float, lr: float, where: str = "", reference: float | None = None) -> None:
@@ -452,28 +458,7 @@ def stop_if_diverged(loss: float, lr: float, where: str = "", reference: float |
         )
 
 
-class Stopwatch:
-    def __init__(self) -> None:
-        self.start = time.perf_counter()
-
-    def seconds(self) -> float:
-        return time.perf_counter() - self.start
-
-
-def import_lesson(name: str):
-    """Import another lesson by file name, e.g. import_lesson("07_cnn_mnist"): a name that starts with a
-    digit cannot be written in an import statement."""
-    import importlib.util
-
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, REPO / f"{name}.py")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module  # worker processes that unpickle its classes find it by this name
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-RESULT_ENV = "COURSE_RESULT_JSON"  # run_course.py asks a lesson to write its results here
+RESULT_ENV = "COURSE_RESULT_JSON"  # run_course.py and bench/ ask a lesson to write its results here
 
 
 def run(main) -> None:
@@ -487,30 +472,8 @@ def run(main) -> None:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
         sys.exit(1)
     except KeyboardInterrupt:
-        where = f" during epoch {progress.epoch} of {progress.epochs}" if progress.epoch else ""
-        print(f"\nstopped by Ctrl-C{where}; nothing was left half-written.", file=sys.stderr)
+        print("\nstopped by Ctrl-C; nothing was left half-written.", file=sys.stderr)
         sys.exit(130)
     if os.environ.get(RESULT_ENV) and isinstance(results, dict):
         with atomic_path(Path(os.environ[RESULT_ENV])) as temporary:
             temporary.write_text(json.dumps(results, default=str))
-
-
-# --------------------------------------------------------------------------- the diabetes table
-
-DIABETES = "diabetes/pima-indians-diabetes.csv"
-SPLIT_SEED = 20240101  # the train/test split never changes with --seed, so results stay comparable
-
-
-def load_diabetes_table() -> tuple[torch.Tensor, torch.Tensor]:
-    """The verified diabetes CSV as float tensors: 8 feature columns, and the 0/1 label as a column."""
-    import numpy as np
-
-    table = np.loadtxt(data_file(DIABETES), delimiter=",", skiprows=1, dtype=np.float32)
-    return torch.from_numpy(table[:, :-1]), torch.from_numpy(table[:, -1:])
-
-
-def fixed_split(n: int, test_fraction: float = 0.25) -> tuple[torch.Tensor, torch.Tensor]:
-    """Indices of a train/test split that is the same on every run and every machine."""
-    order = torch.randperm(n, generator=torch.Generator().manual_seed(SPLIT_SEED))
-    n_test = round(n * test_fraction)
-    return order[n_test:], order[:n_test]
