@@ -4,14 +4,39 @@ python 03_logistic.py
 python 03_logistic.py --help
 """
 
+import lesson_tools as kit
+
+import numpy as np
 import torch
 from torch import nn
-
-import lesson_tools as kit
 
 # The lecture's toy data: hours studied -> failed (0) or passed (1).
 HOURS = torch.tensor([[1.0], [2.0], [3.0], [4.0]])
 PASSED = torch.tensor([[0.0], [0.0], [1.0], [1.0]])
+
+# The lecture's real data: 768 patients, 8 clinical measurements each, and whether diabetes followed.
+DIABETES_CSV = "diabetes/pima-indians-diabetes.csv"
+TEST_ROWS = 192  # a quarter of the rows is held out: the model never trains on them
+SPLIT_SEED = 20240101  # the split never moves with --seed, so results stay comparable between runs
+
+
+def split_rows(n):
+    """Row numbers of the training and the test rows: a fixed shuffle, the same on every run."""
+    order = torch.randperm(n, generator=torch.Generator().manual_seed(SPLIT_SEED))
+    return order[TEST_ROWS:], order[:TEST_ROWS]
+
+
+def load_diabetes(device):
+    """The CSV as the lecture loads it (np.loadtxt), split into training and test rows, standardised."""
+    table = np.loadtxt(kit.data_file(DIABETES_CSV), delimiter=",", skiprows=1, dtype=np.float32)
+    x, y = torch.from_numpy(table[:, :-1]), torch.from_numpy(table[:, -1:])  # y stays a column: [768, 1]
+    train, test = split_rows(len(x))
+    # Put every feature on the same scale (mean 0, spread 1) using the training rows only, so that no
+    # number from the test rows leaks into training. Raw values run from 0.1 (pedigree) to 800
+    # (insulin); the lecture feeds them raw, and one learning rate then cannot suit every weight.
+    mean, std = x[train].mean(0), x[train].std(0)
+    x = (x - mean) / std
+    return x[train].to(device), y[train].to(device), x[test].to(device), y[test].to(device)
 
 
 # Step 1: the model. Linear regression's x * w + b, squashed by a sigmoid into (0, 1) so that it
@@ -32,7 +57,7 @@ def train(model, x, y, epochs, lr, name):
     optimizer = torch.optim.SGD(model.parameters(), lr=lr)
     losses = []
     # Step 3: the training cycle, on the whole (small) data set at once.
-    for epoch in kit.epoch_range(epochs):
+    for epoch in range(1, epochs + 1):
         loss = criterion(model(x), y)
         optimizer.zero_grad()
         loss.backward()
@@ -56,7 +81,6 @@ def main(argv=None):
     args = parser.parse_args(argv)
     kit.seed_everything(args.seed)
     device = kit.pick_device(args.device)
-    torch.set_num_threads(1)  # tensors this small are quicker on one thread than split over two
     epochs = min(args.epochs, 300) if args.quick else args.epochs
 
     print("1) Pass or fail from hours studied (the lecture's toy data)")
@@ -70,17 +94,9 @@ def main(argv=None):
         p_one, p_seven = (toy(torch.tensor([[h]], device=device)).item() for h in (1.0, 7.0))
 
     print("\n2) The same model on real data: onset of diabetes from 8 clinical measurements")
-    features, labels = kit.load_diabetes_table()
-    train_idx, test_idx = kit.fixed_split(len(features))
-    # Put every feature on the same scale (mean 0, spread 1) using the training rows only, so that no
-    # number from the test rows leaks into training; a single learning rate then suits every weight.
-    mean, std = features[train_idx].mean(0), features[train_idx].std(0)
-    features = ((features - mean) / std).to(device)
-    labels = labels.to(device)
-    x_train, y_train = features[train_idx], labels[train_idx]
-    x_test, y_test = features[test_idx], labels[test_idx]
-    print(f"   {len(x_train)} training rows, {len(x_test)} held-out test rows, {features.shape[1]} features")
-    model = LogisticModel(features.shape[1]).to(device)
+    x_train, y_train, x_test, y_test = load_diabetes(device)
+    print(f"   {len(x_train)} training rows, {len(x_test)} held-out test rows, {x_train.shape[1]} features")
+    model = LogisticModel(x_train.shape[1]).to(device)
     losses = train(model, x_train, y_train, epochs, args.lr, "diabetes")
     train_acc, test_acc = accuracy(model, x_train, y_train), accuracy(model, x_test, y_test)
     majority = max(y_test.mean().item(), 1 - y_test.mean().item())
