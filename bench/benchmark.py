@@ -243,6 +243,20 @@ def ddp_scaling(seeds: int, timeout: float) -> str:
     return "\n".join(rows) + "\n"
 
 
+def environment_lines() -> list[str]:
+    """The machine, the versions and how busy the machine was: printed above every table."""
+    cores = f"{os.cpu_count()} cores"
+    if hasattr(os, "sched_getaffinity"):
+        cores += f" ({len(os.sched_getaffinity(0))} usable)"
+    return [
+        f"CPU: {cpu_model()}, {cores}",
+        f"torch {package_version('torch')}, torchvision {package_version('torchvision')}, "
+        f"Python {platform.python_version()}, {platform.system()} {platform.release()}",
+        f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}; "
+        f"load average before: {load_average()}",
+    ]
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -264,15 +278,7 @@ def main(argv=None) -> int:
     if unknown or args.seeds < 1:
         parser.error(f"--lessons takes {', '.join(TARGETS)}; --seeds at least 1")
 
-    environment = [
-        f"CPU: {cpu_model()}, {os.cpu_count()} cores ({len(os.sched_getaffinity(0))} usable)"
-        if hasattr(os, "sched_getaffinity")
-        else f"CPU: {cpu_model()}, {os.cpu_count()} cores",
-        f"torch {package_version('torch')}, torchvision {package_version('torchvision')}, "
-        f"Python {platform.python_version()}, {platform.system()} {platform.release()}",
-        f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}; "
-        f"load average before: {load_average()}",
-    ]
+    environment = environment_lines()
     print("\n".join(environment), flush=True)
     if args.ddp or args.cells:
         measured = (

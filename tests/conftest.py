@@ -1,5 +1,9 @@
-"""Lessons are scripts whose names start with a digit, so tests load them by file name."""
+"""What the tests share: loading a lesson by file name, running one as a learner does, and the quick
+training runs that several tests inspect (each trained once per session, not once per test)."""
 
+import importlib.util
+import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -8,54 +12,83 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))  # lets the lessons' `import lesson_tools` work under pytest
 
+import lesson_tools as kit  # noqa: E402  (before torch: it sets how PyTorch's threads wait)
+
 
 def load_lesson(name: str):
-    """Import e.g. '03_logistic' from the repository root as a module."""
-    import lesson_tools
-
-    return lesson_tools.import_lesson(name)
-
-
-@pytest.fixture(scope="session", autouse=True)
-def _one_thread():
-    """Test machines are often shared, and two threads that must wait for each other at every operation
-    then run many times slower than one: one thread keeps the suite's minutes predictable."""
-    import torch
-
-    torch.set_num_threads(1)
+    """Import e.g. '03_logistic' as a module: a name that starts with a digit cannot be imported by name."""
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, REPO / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module  # DataLoader workers that unpickle the lesson's classes find it here
+        spec.loader.exec_module(module)
+    return sys.modules[name]
 
 
-@pytest.fixture(autouse=True)
-def _offline_headless_and_isolated(monkeypatch):
-    """Tests never touch the network and never open a window; a lesson's thread setting ends with it."""
-    import torch
-
-    monkeypatch.setenv("COURSE_OFFLINE", "1")
-    monkeypatch.setenv("MPLBACKEND", "Agg")
-    monkeypatch.setenv("OMP_NUM_THREADS", "1")  # the same for lessons the tests start as processes
-    threads = torch.get_num_threads()
-    yield
-    torch.set_num_threads(threads)
+def quick(lesson: str, *flags: str) -> dict:
+    """A lesson's --quick run without figures, in this process; returns what its main() returns."""
+    return load_lesson(lesson).main(["--quick", "--no-figures", *flags])
 
 
-def run_script(script, *args, cwd=None, env=None, timeout=120):
-    """Run a lesson as a learner does, from another folder by default; returns the CompletedProcess."""
-    import os
-    import subprocess
-    import tempfile
-
-    environment = {
-        **os.environ,
-        "COURSE_OFFLINE": "1",
-        "MPLBACKEND": "Agg",
-        "OMP_NUM_THREADS": "1",
-        **(env or {}),
-    }
+def run_script(script, *args, cwd, env=None, timeout=120, **popen):
+    """Run a lesson as a learner does, as its own process; returns the CompletedProcess."""
     return subprocess.run(
         [sys.executable, str(REPO / script), *args],
-        cwd=cwd or tempfile.gettempdir(),
-        env=environment,
+        cwd=cwd,
+        env={**os.environ, "MPLBACKEND": "Agg", **(env or {})},
         capture_output=True,
         text=True,
         timeout=timeout,
+        **popen,
     )
+
+
+def inputs_seen(model, layers, x):
+    """Everything the given layers of model received in one forward pass of x, as one flat tensor."""
+    import torch
+
+    seen = []
+    hooks = [
+        layer.register_forward_hook(lambda _, args, out: seen.append(args[0].flatten())) for layer in layers
+    ]
+    with torch.no_grad():
+        model(x)
+    for hook in hooks:
+        hook.remove()
+    return torch.cat(seen)
+
+
+@pytest.fixture(autouse=True)
+def _headless(monkeypatch):
+    """Tests never open a window."""
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+
+
+@pytest.fixture
+def course_in(monkeypatch, tmp_path):
+    """The course's own output folders (figures/, checkpoints/) moved into a temporary folder, for tests
+    of what a lesson writes when no path is given; the shipped data is still read from data/."""
+    monkeypatch.setattr(kit, "REPO", tmp_path / "course")
+    return tmp_path / "course"
+
+
+@pytest.fixture(scope="session")
+def trained(tmp_path_factory):
+    """Quick runs shared by many tests: lesson -> (results, saved checkpoint, figures folder)."""
+    runs = {}
+
+    def get(lesson, *flags):
+        if (lesson, flags) not in runs:
+            folder = tmp_path_factory.mktemp(lesson)
+            argv = [
+                "--quick",
+                "--save",
+                str(folder / "model.pt"),
+                "--figures",
+                str(folder / "figures"),
+                *flags,
+            ]
+            runs[lesson, flags] = (load_lesson(lesson).main(argv), folder / "model.pt", folder / "figures")
+        return runs[lesson, flags]
+
+    return get

@@ -1,0 +1,416 @@
+"""lesson_tools, the plumbing every lesson shares: flags, devices, verified data, safe writes, clear errors."""
+
+import argparse
+import hashlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import lesson_tools as kit
+
+import pytest
+import torch
+from conftest import REPO, load_lesson, quick
+
+# ----------------------------------------------------------------------------- the shared command line
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--epochs", "0"], "--epochs: must be a positive whole number"),
+        (["--epochs", "ten"], "--epochs: expected a whole number"),
+        (["--lr", "-0.1"], "--lr: must be a positive finite number"),
+        (["--lr", "nan"], "--lr: must be a positive finite number"),
+        (["--lr", "fast"], "--lr: expected a number"),
+        (["--batch-size", "0"], "--batch-size: must be a positive whole number"),
+        (["--device", "tpu"], "--device: invalid choice: 'tpu'"),
+    ],
+)
+def test_shared_flags_refuse_bad_values_clearly(flags, message, capsys):
+    parser = kit.lesson_parser("a lesson", epochs=3, lr=0.1, batch_size=8)
+    with pytest.raises(SystemExit) as exit_info:
+        parser.parse_args(flags)
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_shared_flags_parse_what_they_say():
+    parser = kit.lesson_parser("a lesson", epochs=3, lr=0.1, batch_size=8)
+    args = parser.parse_args(["--epochs", "7", "--lr", "0.5", "--batch-size", "4", "--seed", "3", "--quick"])
+    assert (args.epochs, args.lr, args.batch_size, args.seed, args.quick) == (7, 0.5, 4, 3, True)
+    defaults = parser.parse_args([])
+    assert (defaults.epochs, defaults.lr, defaults.batch_size, defaults.seed, defaults.device) == (
+        3,
+        0.1,
+        8,
+        0,
+        "auto",
+    )
+
+
+# ----------------------------------------------------------------------------- devices
+
+
+@pytest.fixture
+def fake_gpu(monkeypatch):
+    """PyTorch is told a CUDA GPU is present (this machine has none, so computing on it would fail)."""
+    monkeypatch.setattr(torch.accelerator, "is_available", lambda: True)
+    monkeypatch.setattr(torch.accelerator, "current_accelerator", lambda: torch.device("cuda"))
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+
+
+def test_an_explicit_device_is_obeyed_when_a_gpu_is_present(fake_gpu):
+    assert kit.pick_device("cpu") == torch.device("cpu")
+    assert kit.pick_device("auto") == torch.device("cuda")
+    assert kit.pick_device("cuda") == torch.device("cuda")
+    quick("02_linear_regression", "--device", "cpu")  # would fail on the absent GPU had it taken "auto"
+
+
+@pytest.mark.parametrize("device", ["cuda", "mps"])
+def test_an_absent_accelerator_is_refused_clearly(device, monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
+    with pytest.raises(kit.LessonError, match=rf"--device {device} was asked for.*--device cpu"):
+        kit.pick_device(device)
+
+
+# ----------------------------------------------------------------------------- verified data files
+
+
+@pytest.fixture
+def data_copy(tmp_path, monkeypatch):
+    """A private copy of data/diabetes that a test may damage; data_file reads it instead of the real one."""
+    shutil.copytree(REPO / "data" / "diabetes", tmp_path / "diabetes")
+    monkeypatch.setattr(kit, "DATA", tmp_path)
+    return tmp_path / "diabetes"
+
+
+CSV = "diabetes/pima-indians-diabetes.csv"
+
+
+def test_a_shipped_file_passes_its_check(data_copy):
+    assert kit.data_file(CSV) == data_copy / "pima-indians-diabetes.csv"
+
+
+@pytest.mark.parametrize("damage", ["truncate", "edit"])
+def test_a_damaged_file_is_named_with_how_to_restore_it(damage, data_copy):
+    csv = data_copy / "pima-indians-diabetes.csv"
+    content = csv.read_bytes()
+    csv.write_bytes(
+        content[: len(content) // 2] if damage == "truncate" else content.replace(b"148", b"149", 1)
+    )
+    with pytest.raises(
+        kit.LessonError, match=r"pima-indians-diabetes\.csv is damaged.*SHA256SUMS.*git .*checkout"
+    ):
+        kit.data_file(CSV)
+
+
+def test_a_missing_file_a_folder_and_a_missing_checksum_list_are_named(data_copy):
+    csv = data_copy / "pima-indians-diabetes.csv"
+    csv.unlink()
+    with pytest.raises(kit.LessonError, match=r"pima-indians-diabetes\.csv is missing.*git .*checkout"):
+        kit.data_file(CSV)
+    csv.mkdir()  # a folder where the file should be cannot be read, even by root
+    with pytest.raises(kit.LessonError, match=r"cannot read data file .*pima-indians-diabetes\.csv"):
+        kit.data_file(CSV)
+    (data_copy / "SHA256SUMS").unlink()
+    with pytest.raises(kit.LessonError, match=r"SHA256SUMS is missing"):
+        kit.data_file(CSV)
+
+
+def test_a_file_not_listed_in_the_checksums_is_refused(data_copy):
+    (data_copy / "extra.csv").write_text("1,2,3\n")
+    with pytest.raises(kit.LessonError, match=r"extra\.csv is not listed in .*SHA256SUMS"):
+        kit.data_file("diabetes/extra.csv")
+
+
+# ----------------------------------------------------------------------------- writing files safely
+
+
+class Interrupted(Exception):
+    pass
+
+
+def half_write_then_interrupt(path, *args, **kwargs):
+    """A writer stopped half-way (Ctrl-C, a full disk, a kill): it leaves some bytes behind, then fails."""
+    target = path if isinstance(path, (str, os.PathLike)) else args[0]
+    with open(target, "wb") as file:
+        file.write(b"half a file")
+    raise Interrupted
+
+
+def test_an_interrupted_checkpoint_leaves_the_old_file_whole(tmp_path, monkeypatch):
+    model = torch.nn.Linear(2, 1)
+    path = kit.save_checkpoint(tmp_path / "model.pt", "02_linear_regression", model)
+    monkeypatch.setattr(torch, "save", lambda obj, f, *a, **k: half_write_then_interrupt(f))
+    with pytest.raises(Interrupted):
+        kit.save_checkpoint(path, "02_linear_regression", model)
+    monkeypatch.undo()
+    assert kit.load_checkpoint(path, "02_linear_regression", torch.nn.Linear(2, 1))  # still complete
+    assert [p.name for p in tmp_path.iterdir()] == ["model.pt"]  # and no temporary file left behind
+
+
+def test_an_interrupted_figure_leaves_the_old_file_whole(tmp_path, monkeypatch):
+    import matplotlib.figure
+    import matplotlib.pyplot as plt
+
+    args = argparse.Namespace(figures=tmp_path, show=False, no_figures=False)
+    kit.start_figures(args)
+    path = kit.save_figure(plt.figure(), "picture", args)
+    old = path.read_bytes()
+    monkeypatch.setattr(
+        matplotlib.figure.Figure, "savefig", lambda self, f, **k: half_write_then_interrupt(f)
+    )
+    with pytest.raises(Interrupted):
+        kit.save_figure(plt.figure(), "picture", args)
+    assert path.read_bytes() == old and [p.name for p in tmp_path.iterdir()] == ["picture.png"]
+
+
+def test_a_checkpoint_holds_tensors_only_and_never_runs_code(tmp_path):
+    marker = tmp_path / "the-file-ran-code"
+
+    class Trap:  # unpickling this object would create the marker file
+        def __reduce__(self):
+            return (open, (str(marker), "w"))
+
+    path = tmp_path / "trap.pt"
+    torch.save({"lesson": "07_cnn_mnist", "model": {}, "trap": Trap()}, path)
+    with pytest.raises(kit.LessonError, match="not a readable PyTorch checkpoint"):
+        kit.load_checkpoint(path, "07_cnn_mnist")
+    assert not marker.exists()
+
+
+def test_checkpoints_of_another_lesson_or_shape_or_no_checkpoint_at_all_are_refused(tmp_path):
+    model = torch.nn.Linear(2, 1)
+    other = kit.save_checkpoint(tmp_path / "other.pt", "08_rnn", model)
+    with pytest.raises(kit.LessonError, match="belongs to 08_rnn, not 07_cnn_mnist"):
+        kit.load_checkpoint(other, "07_cnn_mnist", model)
+    shape = kit.save_checkpoint(tmp_path / "shape.pt", "07_cnn_mnist", torch.nn.Linear(3, 1))
+    with pytest.raises(kit.LessonError, match="its weights do not fit this model"):
+        kit.load_checkpoint(shape, "07_cnn_mnist", model)
+    (tmp_path / "notes.txt").write_text("not weights")
+    with pytest.raises(kit.LessonError, match="not a readable PyTorch checkpoint"):
+        kit.load_checkpoint(tmp_path / "notes.txt", "07_cnn_mnist", model)
+    with pytest.raises(kit.LessonError, match="no such file"):
+        kit.load_checkpoint(tmp_path / "absent.pt", "07_cnn_mnist", model)
+    truncated = tmp_path / "truncated.pt"
+    truncated.write_bytes(other.read_bytes()[:200])
+    with pytest.raises(kit.LessonError, match=r"truncated\.pt: not a readable PyTorch checkpoint"):
+        kit.load_checkpoint(truncated, "08_rnn", model)
+
+
+def test_a_bare_save_goes_to_the_course_checkpoints_folder(course_in, capsys):
+    path = kit.save_checkpoint(True, "02_linear_regression", torch.nn.Linear(1, 1))
+    assert path == course_in / "checkpoints" / "02_linear_regression.pt" and path.is_file()
+    assert kit.saved_checkpoint("02_linear_regression") == path
+    assert kit.saved_checkpoint("03_logistic") is None
+
+
+# ----------------------------------------------------------------------------- paths the learner sees
+
+
+def test_printed_paths_open_from_where_the_learner_stands(tmp_path, monkeypatch, capsys, course_in):
+    lesson = load_lesson("01_autograd")
+    learner = tmp_path / "learner"
+    learner.mkdir()
+    monkeypatch.chdir(learner)
+    lesson.main(["--quick", "--figures", "figs"])  # a relative --figures is the learner's folder
+    lesson.main(["--quick"])  # the default: figures/ in the course folder, elsewhere on disk
+    monkeypatch.chdir(course_in)
+    lesson.main(["--quick"])
+    out = capsys.readouterr().out.splitlines()
+    printed = [line.split(": ", 1)[1] for line in out if line.startswith("figure: ")]
+    name = "01_loss_against_w.png"
+    assert printed == [f"figs/{name}", str(course_in / "figures" / name), f"figures/{name}"]
+    assert (learner / printed[0]).is_file() and (course_in / printed[2]).is_file()
+
+
+def read_only(course, command):
+    """command run with the course folder read-only: a ro bind mount for root (who may write anywhere),
+    plain permissions for anyone else."""
+    if os.geteuid() != 0:
+        course.chmod(0o555)
+        return command
+    if not shutil.which("unshare"):
+        pytest.skip("root without unshare cannot make a folder read-only")
+    mount = f'mount --bind {course} {course} && mount -o remount,ro,bind {course} && exec "$@"'
+    return ["unshare", "-m", "sh", "-c", mount, "sh", *command]
+
+
+def test_a_read_only_course_folder_still_runs_and_says_where_its_figure_went(tmp_path):
+    course = tmp_path / "course"
+    course.mkdir()
+    for name in ("01_autograd.py", "lesson_tools.py"):
+        shutil.copy(REPO / name, course / name)
+    probe = subprocess.run(read_only(course, ["touch", str(course / "probe")]), capture_output=True)
+    if probe.returncode == 0:
+        pytest.skip("this machine would not make the folder read-only")
+    done = subprocess.run(
+        read_only(course, [sys.executable, str(course / "01_autograd.py"), "--quick"]),
+        cwd=tmp_path,
+        env={**os.environ, "MPLBACKEND": "Agg", "XDG_CACHE_HOME": str(tmp_path / "cache")},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    figure = next(line.split(": ", 1)[1] for line in done.stdout.splitlines() if line.startswith("figure: "))
+    assert figure == "cache/pytorch-zero-to-all/figures/01_loss_against_w.png"
+    assert (tmp_path / figure).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+# ----------------------------------------------------------------------------- MNIST files for torchvision
+
+
+def mnist_copy(folder):
+    """A course folder holding lesson_tools.py and links to the shipped MNIST files, nothing prepared."""
+    (folder / "data" / "mnist").mkdir(parents=True)
+    shutil.copy(REPO / "lesson_tools.py", folder / "lesson_tools.py")
+    for path in (REPO / "data" / "mnist").iterdir():
+        if path.is_file():
+            (folder / "data" / "mnist" / path.name).symlink_to(path)
+    return folder
+
+
+PREPARE = "import lesson_tools as kit; print(kit.mnist_root())"
+
+
+def start_preparation(course):
+    return subprocess.Popen([sys.executable, "-c", PREPARE], cwd=course, stdout=subprocess.PIPE, text=True)
+
+
+def test_lessons_starting_at_once_all_get_whole_files(tmp_path):
+    course = mnist_copy(tmp_path)
+    processes = [start_preparation(course) for _ in range(3)]
+    outputs = [process.communicate(timeout=120)[0].strip() for process in processes]
+    raw = course / "data" / "mnist" / "prepared" / "MNIST" / "raw"
+    assert [process.returncode for process in processes] == [0, 0, 0]
+    assert outputs == [str(raw.parent.parent)] * 3
+    assert {p.name: p.stat().st_size for p in raw.iterdir()} == kit.MNIST_FILES  # no .tmp, no half file
+
+
+def test_a_run_killed_half_way_leaves_nothing_that_is_trusted(tmp_path):
+    course = mnist_copy(tmp_path)
+    raw = course / "data" / "mnist" / "prepared" / "MNIST" / "raw"
+    process = start_preparation(course)
+    deadline = time.monotonic() + 60
+    while not (raw.is_dir() and any(raw.iterdir())) and time.monotonic() < deadline:
+        time.sleep(0.005)
+    process.send_signal(signal.SIGKILL)  # no clean-up code runs: the worst case
+    process.wait()
+    for path in raw.iterdir():  # whatever has its final name is complete
+        assert path.name.endswith(".tmp") or path.stat().st_size == kit.MNIST_FILES[path.name]
+    rerun = start_preparation(course)
+    assert rerun.communicate(timeout=120)[0].strip() == str(raw.parent.parent) and rerun.returncode == 0
+
+
+def test_prepared_files_of_the_wrong_size_are_made_again(tmp_path, monkeypatch):
+    course = mnist_copy(tmp_path)
+    monkeypatch.setattr(kit, "DATA", course / "data")
+    raw = course / "data" / "mnist" / "prepared" / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    for name in kit.MNIST_FILES:
+        (raw / name).write_bytes(b"not the real file")
+    assert kit.mnist_root() == raw.parent.parent
+    assert {p.name: p.stat().st_size for p in raw.iterdir()} == kit.MNIST_FILES
+
+
+def test_a_read_only_course_prepares_mnist_in_the_user_cache(tmp_path, monkeypatch):
+    course = mnist_copy(tmp_path / "course")
+    (course / "data" / "mnist" / "prepared").write_text("a file stands where the folder would go")
+    monkeypatch.setattr(kit, "DATA", course / "data")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    root = kit.mnist_root()
+    assert root == tmp_path / "cache" / "pytorch-zero-to-all" / "mnist"
+    assert {p.name: p.stat().st_size for p in (root / "MNIST" / "raw").iterdir()} == kit.MNIST_FILES
+
+
+def test_damaged_or_missing_mnist_archives_are_named(tmp_path, monkeypatch):
+    course = mnist_copy(tmp_path)
+    monkeypatch.setattr(kit, "DATA", course / "data")
+    archive = course / "data" / "mnist" / "train-labels-idx1-ubyte.gz"
+    archive.unlink()
+    archive.write_bytes(b"cut short")
+    with pytest.raises(kit.LessonError, match=r"train-labels-idx1-ubyte\.gz is damaged.*git .*checkout"):
+        kit.mnist_root()
+    archive.unlink()
+    with pytest.raises(kit.LessonError, match=r"train-labels-idx1-ubyte\.gz is missing.*git .*checkout"):
+        kit.mnist_root()
+
+
+# ----------------------------------------------------------------------------- the command line ends
+
+
+def test_expected_problems_end_in_one_line_and_exit_1(tmp_path):
+    # The real data/ is never touched: the lesson runs from a copy with a truncated data file.
+    (tmp_path / "data" / "diabetes").mkdir(parents=True)
+    for name in ("03_logistic.py", "lesson_tools.py", "data/diabetes/SHA256SUMS"):
+        shutil.copy(REPO / name, tmp_path / name)
+    csv = "data/diabetes/pima-indians-diabetes.csv"
+    (tmp_path / csv).write_bytes((REPO / csv).read_bytes()[:-100])
+    done = subprocess.run(
+        [sys.executable, "03_logistic.py", "--no-figures"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 1
+    assert done.stderr == (
+        f"error: data file {csv} is damaged: its SHA-256 does not match data/diabetes/SHA256SUMS "
+        f"(truncated or edited?). Restore it with: git checkout -- {csv}\n"
+    )
+
+
+def test_ctrl_c_stops_cleanly(tmp_path):
+    output = tmp_path / "output.txt"
+    with open(output, "w") as out:
+        process = subprocess.Popen(
+            [sys.executable, str(REPO / "02_linear_regression.py"), "--epochs", "100000000", "--no-figures"],
+            stdout=out,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            # a shell that starts jobs in the background makes them ignore Ctrl-C; undo that for the child
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+        )
+        deadline = time.monotonic() + 60
+        while "epoch  100 " not in output.read_text() and time.monotonic() < deadline:  # training under way
+            time.sleep(0.05)
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130
+    assert stderr == "\nstopped by Ctrl-C; nothing was left half-written.\n"
+
+
+def test_run_turns_a_lesson_error_into_one_line_and_writes_results_for_the_runner(
+    tmp_path, monkeypatch, capsys
+):
+    def failing():
+        raise kit.LessonError("the data is gone")
+
+    with pytest.raises(SystemExit) as exit_info:
+        kit.run(failing)
+    assert exit_info.value.code == 1 and capsys.readouterr().err == "error: the data is gone\n"
+    monkeypatch.setenv(kit.RESULT_ENV, str(tmp_path / "result.json"))
+    kit.run(lambda: {"test_accuracy": 0.75, "device": torch.device("cpu")})
+    assert json.loads((tmp_path / "result.json").read_text()) == {"test_accuracy": 0.75, "device": "cpu"}
+
+
+def test_stop_if_diverged_catches_nan_and_explosions():
+    with pytest.raises(kit.LessonError, match=r"became nan at epoch 3.*smaller --lr, e\.g\. 0\.01"):
+        kit.stop_if_diverged(float("nan"), 0.1, "at epoch 3")
+    with pytest.raises(kit.LessonError, match="reached 50, over 10 times its starting value 0.73"):
+        kit.stop_if_diverged(50.0, 1.0, "at epoch 2", reference=0.73)
+    kit.stop_if_diverged(7.0, 1.0, "at epoch 2", reference=0.73)  # a loss that rose 10-fold or less goes on
+
+
+def test_sha256_of_matches_hashlib(tmp_path):
+    path = tmp_path / "x"
+    path.write_bytes(os.urandom(3 << 20))
+    assert kit.sha256_of(path) == hashlib.sha256(path.read_bytes()).hexdigest()
