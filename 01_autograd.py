@@ -96,7 +96,10 @@ def backprop_by_hand(device):
     # with it (old code wrapped it in Variable, merged into Tensor in PyTorch 0.4).
     w_tensor = torch.tensor(W_START, requires_grad=True, device=device)
     loss_tensor = loss_fn(torch.tensor(x, device=device), torch.tensor(y, device=device), w_tensor)
-    nodes, node = [], loss_tensor.grad_fn  # the last operation; each node points back at its inputs
+    # Walk the graph backwards, as backward() does: grad_fn is the node of the last operation, and each
+    # node's next_functions lists the nodes of its inputs (None for an input that needs no gradient, like
+    # x and y here). Following the first real one leads from the loss down to w.
+    nodes, node = [], loss_tensor.grad_fn
     while node is not None:
         nodes.append(node.name().split("::")[-1])  # torch::autograd::AccumulateGrad -> AccumulateGrad
         node = next((child for child, _ in node.next_functions if child is not None), None)

@@ -63,14 +63,14 @@ def main(argv=None):
         loss = criterion(y_pred, y)
         optimizer.zero_grad()  # clear last step's gradients: backward() adds to them (lesson 01)
         loss.backward()  # backward: d loss / d w and d loss / d b
-        optimizer.step()  # update
+        optimizer.step()  # w -= lr * w.grad and b -= lr * b.grad, for us
         losses.append(loss.item())
         kit.stop_if_diverged(losses[-1], args.lr, f"at epoch {epoch}", reference=losses[0])
         if epoch in (1, 2, 3) or epoch % 100 == 0 or epoch == epochs:
             print(f"epoch {epoch:4d}   loss = {losses[-1]:.6f}")
 
-    model.eval()
-    with torch.no_grad():
+    model.eval()  # testing mode for layers like dropout; this model has none, but every evaluation starts so
+    with torch.no_grad():  # no graph needed for a prediction
         prediction = model(torch.tensor([[4.0]], device=device)).item()
     w, b = model.linear.weight.item(), model.linear.bias.item()
     w_exact, b_exact = least_squares(X, Y)

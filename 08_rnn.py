@@ -34,7 +34,7 @@ def show_shapes():
     one_hot = torch.eye(4)  # h, e, l, o as 4-long one-hot vectors, as in the lecture
     h, e, l, o = one_hot  # noqa: E741 (the lecture's names)
     cell = nn.RNN(input_size=4, hidden_size=2, batch_first=True)
-    print(f"1) The shapes (12_1): {cell}, batch_first=True")
+    print(f"1) The shapes (12_1): {cell}")
     hidden = torch.zeros(1, 1, 2)  # (layers, batch, hidden size): nothing read yet
     out, hidden = cell(h.view(1, 1, 4), hidden)
     print(f"   one character:   input {tuple(h.view(1, 1, 4).shape)} (batch, sequence, input size)")
@@ -59,9 +59,17 @@ def show_shapes():
     )
 
     words = torch.stack([hello[0], torch.stack([e, o, l, l, l]), torch.stack([l, l, e, e, l])])
-    out, hidden = cell(words, torch.zeros(1, 3, 2))
+    out, hidden = cell(
+        words, torch.zeros(1, 3, 2)
+    )  # the lecture starts from a random hidden state; zeros here
     print(
         f"   a batch of 3 words: input {tuple(words.shape)} -> output {tuple(out.shape)}, hidden {tuple(hidden.shape)}"
+    )
+    # Without batch_first the sequence comes first: (sequence, batch, input size), as in the lecture's last part.
+    sequence_first = nn.RNN(input_size=4, hidden_size=2)
+    out, _ = sequence_first(words.transpose(0, 1), torch.zeros(1, 3, 2))
+    print(
+        f"   the same batch without batch_first: input {tuple(words.transpose(0, 1).shape)} -> output {tuple(out.shape)}"
     )
     return same
 
@@ -105,7 +113,9 @@ def train_hello(one_at_a_time, args, device):
             outputs = torch.cat(steps, dim=1)
         else:
             outputs, _ = model(x, hidden)
-        loss = criterion(outputs[0], y[0])  # the mean over the 6 steps
+        # The mean over the 6 steps; the lecture's 12_2 adds them up, 12_3 takes the mean. With Adam the
+        # step barely depends on that factor of 6, and taking the mean in both makes 2) and 3) identical.
+        loss = criterion(outputs[0], y[0])
         optimizer.zero_grad()
         loss.backward()  # back through every step at once: backpropagation through time
         optimizer.step()

@@ -34,7 +34,6 @@ LR = 8e-3  # lesson 07's
 # GLOBAL_BATCH / world_size of them, so 1 or 2 processes take the same steps with the same learning rate.
 # (To use more ranks for a bigger global batch instead, scale the learning rate with it.)
 GLOBAL_BATCH = 128  # lesson 07's batch
-WEIGHT_DECAY = 0.01
 QUICK_IMAGES = 6000  # --quick trains on this many images for one epoch
 TEST_BATCH = 1000
 MNIST_MEAN, MNIST_STD = 0.1307, 0.3081  # as in lessons 06 and 07
@@ -136,12 +135,14 @@ def main(argv=None):
         )
         train_loader = DataLoader(train_set, batch_size=local_batch, sampler=sampler)
 
-        model = Net().to(device, memory_format=torch.channels_last)
+        model = Net().to(device)
+        if device.type == "cpu":
+            model = model.to(memory_format=torch.channels_last)  # faster CPU convolutions (lesson 07)
         model = DistributedDataParallel(model, device_ids=[device] if device.type == "cuda" else None)
 
         # Step 2: lesson 07's loss and optimizer.
         criterion = nn.CrossEntropyLoss()
-        optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=WEIGHT_DECAY)
+        optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr)
         scheduler = torch.optim.lr_scheduler.OneCycleLR(
             optimizer, max_lr=args.lr, total_steps=epochs * len(train_loader)
         )

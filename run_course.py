@@ -5,6 +5,7 @@
     python run_course.py --only 03,07       # a subset
     python run_course.py --markdown results.md    # also write the summary as a Markdown table
     python run_course.py --figures docs/figures --readme   # refresh README's figures and results table
+    python run_course.py --links            # only point README's code links at the lines they name
 
 A failing lesson does not stop the run: the others still run, and the exit status is 1 at the end.
 """
@@ -16,14 +17,18 @@ import datetime
 import json
 import os
 import platform
+import re
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import lesson_tools as kit
 
 LESSONS = sorted(path.stem for path in kit.REPO.glob("[0-9][0-9]_*.py"))
+# Besides each lesson at its defaults: lesson 11 again with attention, the other half of lecture 14.
+EXTRA_RUNS = {"11_seq2seq": [["--attention"]]}
 
 
 def cpu_model() -> str:
@@ -40,21 +45,22 @@ def machine_line(device: str) -> str:
     import torch
 
     return (
-        f"{cpu_model()}, {os.cpu_count()} cores, torch {torch.__version__}, device {device}, "
-        f"Python {platform.python_version()}, {datetime.date.today().isoformat()}"
+        f"{cpu_model()} ({torch.backends.cpu.get_cpu_capability()}), {os.cpu_count()} cores, "
+        f"torch {torch.__version__}, device {device}, Python {platform.python_version()}, "
+        f"{datetime.date.today().isoformat()}"
     )
 
 
-def run_lesson(lesson: str, flags: list[str]) -> dict:
+def run_lesson(lesson: str, flags: list[str], own_flags: list[str] = ()) -> dict:
     """Run one lesson in its own process, echoing its output, and collect its results."""
     with tempfile.TemporaryDirectory() as folder:
         result_file = Path(folder) / "result.json"
         env = {**os.environ, kit.RESULT_ENV: str(result_file)}
-        print(f"\n===== {lesson} {' '.join(flags)}", flush=True)
-        stopwatch = kit.Stopwatch()
+        print(f"\n===== {lesson} {' '.join([*own_flags, *flags])}", flush=True)
+        started = time.perf_counter()
         figures = []
         with subprocess.Popen(
-            [sys.executable, str(kit.REPO / f"{lesson}.py"), *flags],
+            [sys.executable, str(kit.REPO / f"{lesson}.py"), *own_flags, *flags],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
@@ -64,11 +70,12 @@ def run_lesson(lesson: str, flags: list[str]) -> dict:
                 print(line, end="", flush=True)
                 if line.startswith("figure: "):
                     figures.append(line.removeprefix("figure: ").strip())
-        seconds = stopwatch.seconds()
+        seconds = time.perf_counter() - started
         results = json.loads(result_file.read_text()) if result_file.exists() else {}
     ok = process.returncode == 0
     summary = results.get("summary", "") if ok else f"FAILED (exit status {process.returncode})"
-    return {"lesson": lesson, "ok": ok, "summary": summary, "seconds": seconds, "figures": figures}
+    name = " ".join([lesson, *own_flags])
+    return {"lesson": name, "ok": ok, "summary": summary, "seconds": seconds, "figures": figures}
 
 
 def markdown_table(rows: list[dict], machine: str, command: str) -> str:
@@ -80,7 +87,9 @@ def markdown_table(rows: list[dict], machine: str, command: str) -> str:
     ]
     for row in rows:
         figures = ", ".join(f"`{Path(f).name}`" for f in row["figures"]) or "-"
-        lines.append(f"| `{row['lesson']}.py` | {row['summary']} | {row['seconds']:.1f} | {figures} |")
+        lesson, *own_flags = row["lesson"].split(" ")
+        name = " ".join([f"{lesson}.py", *own_flags])
+        lines.append(f"| `{name}` | {row['summary']} | {row['seconds']:.1f} | {figures} |")
     return "\n".join(lines) + "\n"
 
 
@@ -97,6 +106,31 @@ def replace_readme_section(name: str, text: str, readme: Path = kit.REPO / "READ
     print(f"README.md: {name} section updated")
 
 
+LINK = re.compile(r"\[`([^`]+)`\]\(([\w./]+\.py)#L\d+\)")
+
+
+def point_links(text: str) -> str:
+    """Point every [`code`](file.py#Lnn) link at the first line of file.py that holds the code."""
+
+    def relink(match):
+        code, file = match.groups()
+        lines = (kit.REPO / file).read_text().splitlines()
+        number = next((i for i, line in enumerate(lines, 1) if code in line), None)
+        if number is None:
+            raise SystemExit(f"README.md links to `{code}` in {file}, which no longer holds it")
+        return f"[`{code}`]({file}#L{number})"
+
+    return LINK.sub(relink, text)
+
+
+def refresh_links(readme: Path = kit.REPO / "README.md") -> None:
+    text = readme.read_text()
+    if point_links(text) != text:
+        with kit.atomic_path(readme) as temporary:
+            temporary.write_text(point_links(text))
+        print("README.md: code links updated")
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="run every lesson in quick (smoke) mode")
@@ -110,7 +144,11 @@ def main(argv=None) -> int:
     parser.add_argument(
         "--readme", action="store_true", help="also put the summary into README.md's results section"
     )
+    parser.add_argument("--links", action="store_true", help="only point README's code links at their lines")
     args = parser.parse_args(argv)
+    if args.links:
+        refresh_links()
+        return 0
 
     lessons = LESSONS
     if args.only:
@@ -125,7 +163,10 @@ def main(argv=None) -> int:
     flags += ["--device", args.device] if args.device else []
     flags += ["--figures", str(args.figures.resolve())] if args.figures else []
 
-    rows = [run_lesson(lesson, flags) for lesson in lessons]
+    rows = []
+    for lesson in lessons:
+        for own_flags in [[], *EXTRA_RUNS.get(lesson, [])]:
+            rows.append(run_lesson(lesson, flags, own_flags))
 
     machine = machine_line(args.device or "auto")
     width = max(len(row["lesson"]) for row in rows)
@@ -142,6 +183,7 @@ def main(argv=None) -> int:
         print(f"markdown: {path}")
     if args.readme:
         replace_readme_section("results", markdown_table(rows, machine, command))
+        refresh_links()
     failed = [row["lesson"] for row in rows if not row["ok"]]
     if failed:
         print(f"{len(failed)} lesson(s) failed: {', '.join(failed)}")

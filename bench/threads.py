@@ -1,6 +1,6 @@
 """How the lessons hold up when the CPU is shared: thread and wait settings, measured three ways.
 
-    python bench/threads.py                       # 06, 07 and 08 --quick, every setting, every scene
+    python bench/threads.py                       # 06, 07 and 09 --quick, every setting, every scene
     python bench/threads.py --lessons 07 --repeats 3
     python bench/threads.py --readme              # put the table into README.md
 
@@ -80,7 +80,7 @@ def measure(lesson: str, env: dict, scene: str) -> list[float]:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--lessons", default="06,07,08", help="comma-separated lesson numbers")
+    parser.add_argument("--lessons", default="06,07,09", help="comma-separated lesson numbers")
     parser.add_argument("--settings", default=",".join(SETTINGS), help="comma-separated setting names")
     parser.add_argument("--repeats", type=int, default=1, help="runs per lesson, setting and scene")
     parser.add_argument("--readme", action="store_true", help="put the Markdown table into README.md")

@@ -414,3 +414,13 @@ def test_sha256_of_matches_hashlib(tmp_path):
     path = tmp_path / "x"
     path.write_bytes(os.urandom(3 << 20))
     assert kit.sha256_of(path) == hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
+def test_the_runner_reports_a_failing_lesson_and_goes_on(capsys):
+    import run_course
+
+    assert run_course.main(["--only", "01,02", "--quick", "--no-figures", "--device", "cuda"]) == 1
+    out = capsys.readouterr().out
+    assert "error: --device cuda was asked for" in out  # each lesson's own message is shown
+    assert "2 lesson(s) failed: 01_autograd, 02_linear_regression" in out

@@ -1,0 +1,127 @@
+"""README stays true: its images and links exist, its code links name code that is there, every lesson is in
+its table, its test command is the one CI runs, and Troubleshooting shows the messages the lessons print."""
+
+import re
+import shutil
+
+import lesson_tools as kit
+import run_course
+
+import pytest
+import torch
+from conftest import REPO, load_lesson
+
+README = (REPO / "README.md").read_text()
+
+
+def section(name):
+    return README.split(f"<!-- {name}:start -->")[1].split(f"<!-- {name}:end -->")[0]
+
+
+def test_images_exist_and_stay_small():
+    images = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", README)
+    assert len(images) >= 12
+    sizes = [(REPO / image).stat().st_size for image in images]  # a missing image fails here
+    assert sum(sizes) < 1_500_000
+
+
+def test_file_links_exist():
+    for target in re.findall(r"\]\(([\w./-]+)(?:#[\w-]+)?\)", README):
+        assert (REPO / target).exists(), target
+
+
+def test_code_links_name_code_that_is_in_the_file():
+    """The line numbers are written by `python run_course.py --links`; the code each link names must exist."""
+    links = run_course.LINK.findall(README)
+    assert len(links) >= 15
+    assert run_course.point_links(README)  # raises SystemExit naming a link whose code is gone
+
+
+def test_every_lesson_is_in_the_table_with_its_original_scripts():
+    lessons = sorted(path.name for path in REPO.glob("[0-9][0-9]_*.py"))
+    assert len(lessons) == 12
+    table = section("lessons")
+    for lesson in lessons:
+        assert f"[`{lesson}`]({lesson})" in table
+    for script in ("12_1_rnn_basics.py", "13_3_char_rnn.py", "13_4_pack_pad.py", "14_2_seq2seq_att.py"):
+        assert script in table
+
+
+def test_ci_runs_the_readme_test_command():
+    command = re.search(r"# 2\. set up and run the tests\n(.+)\n", README).group(1)
+    assert command in (REPO / ".ci" / "run").read_text()
+
+
+# ----------------------------------------------------------------------------- Troubleshooting
+
+PATTERNS = [
+    re.compile(".*".join(re.escape(part) for part in snippet.split("...")))
+    for snippet in re.findall(r"`([^`]+)`", section("troubleshooting"))
+]
+
+
+def documented(message):
+    return any(pattern.match(message) for pattern in PATTERNS)
+
+
+def lesson_error(function, *args):
+    with pytest.raises(kit.LessonError) as error:
+        function(*args)
+    return f"error: {error.value}"
+
+
+def test_data_messages_are_documented(tmp_path, monkeypatch):
+    """As a learner sees them from the course folder."""
+    shutil.copytree(REPO / "data" / "diabetes", tmp_path / "data" / "diabetes")
+    monkeypatch.setattr(kit, "REPO", tmp_path)
+    monkeypatch.setattr(kit, "DATA", tmp_path / "data")
+    monkeypatch.chdir(tmp_path)
+    csv = "diabetes/pima-indians-diabetes.csv"
+    (kit.DATA / csv).write_text("cut short")
+    messages = [lesson_error(kit.data_file, csv)]
+    (kit.DATA / csv).unlink()
+    messages.append(lesson_error(kit.data_file, csv))
+    (kit.DATA / csv).mkdir()
+    messages.append(lesson_error(kit.data_file, csv))
+    (kit.DATA / "diabetes" / "extra.csv").write_text("")
+    messages.append(lesson_error(kit.data_file, "diabetes/extra.csv"))
+    for message in messages:
+        assert documented(message), message
+
+
+@pytest.mark.parametrize(
+    "flags",
+    [["--epochs", "0"], ["--batch-size", "0"], ["--lr", "-0.1"], ["--lr", "abc"], ["--device", "tpu"]],
+)
+def test_flag_messages_are_documented(flags, capsys):
+    with pytest.raises(SystemExit):
+        kit.lesson_parser("a lesson", epochs=1, lr=0.1, batch_size=8).parse_args(flags)
+    message = capsys.readouterr().err.strip().splitlines()[-1]
+    assert documented(message.split(": ", 1)[1]), message  # argparse starts with the program's name
+
+
+def test_device_message_is_documented(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert documented(lesson_error(kit.pick_device, "cuda"))
+
+
+def test_checkpoint_messages_are_documented(tmp_path):
+    model = torch.nn.Linear(2, 1)
+    junk = tmp_path / "junk.pt"
+    junk.write_text("not a checkpoint")
+    plain = tmp_path / "plain.pt"
+    torch.save({"weights": torch.zeros(1)}, plain)
+    other = kit.save_checkpoint(tmp_path / "other.pt", "09_rnn_classification", model)
+    wrong_shape = kit.save_checkpoint(tmp_path / "shape.pt", "07_cnn_mnist", torch.nn.Linear(3, 1))
+    for path in [tmp_path / "missing.pt", junk, plain, other, wrong_shape]:
+        message = lesson_error(kit.load_checkpoint, path, "07_cnn_mnist", model)
+        assert documented(message.replace(str(path), "x.pt")), message
+
+
+def test_predict_without_a_model_is_documented(course_in):
+    assert documented(lesson_error(load_lesson("09_rnn_classification").main, ["--predict", "casa"]))
+
+
+def test_training_messages_are_documented():
+    assert documented(lesson_error(kit.stop_if_diverged, float("nan"), 0.1, "at epoch 3"))
+    assert documented(lesson_error(kit.stop_if_diverged, 50.0, 1e6, "at epoch 2", 0.73))
