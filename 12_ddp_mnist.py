@@ -80,10 +80,10 @@ def load_mnist(train, limit=None):
 class Net(nn.Module):
     def __init__(self):
         super().__init__()
-        self.conv1 = nn.Conv2d(1, 16, kernel_size=5)
-        self.conv2 = nn.Conv2d(16, 32, kernel_size=5)
+        self.conv1 = nn.Conv2d(1, 10, kernel_size=5)
+        self.conv2 = nn.Conv2d(10, 20, kernel_size=5)
         self.mp = nn.MaxPool2d(2)
-        self.fc = nn.Linear(32 * 4 * 4, 10)
+        self.fc = nn.Linear(20 * 4 * 4, 10)
 
     def forward(self, x):
         x = F.relu(self.mp(self.conv1(x)))

@@ -110,12 +110,17 @@ LINK = re.compile(r"\[`([^`]+)`\]\(([\w./]+\.py)#L\d+\)")
 
 
 def point_links(text: str) -> str:
-    """Point every [`code`](file.py#Lnn) link at the first line of file.py that holds the code."""
+    """Point every [`code`](file.py#Lnn) link at the first line of file.py that holds the code, as code
+    rather than in a comment where there is such a line."""
 
     def relink(match):
         code, file = match.groups()
         lines = (kit.REPO / file).read_text().splitlines()
-        number = next((i for i, line in enumerate(lines, 1) if code in line), None)
+        in_code = (
+            i for i, line in enumerate(lines, 1) if code in line.split("  #")[0].lstrip().removeprefix("#")
+        )
+        number = next((i for i in in_code if not lines[i - 1].lstrip().startswith("#")), None)
+        number = number or next((i for i, line in enumerate(lines, 1) if code in line), None)
         if number is None:
             raise SystemExit(f"README.md links to `{code}` in {file}, which no longer holds it")
         return f"[`{code}`]({file}#L{number})"

@@ -218,8 +218,8 @@ def environment_lines() -> list[str]:
         f"CPU: {cpu_model()} ({torch.backends.cpu.get_cpu_capability()} kernels), {cores}",
         f"torch {package_version('torch')}, torchvision {package_version('torchvision')}, "
         f"Python {platform.python_version()}, {platform.system()} {platform.release()}",
-        f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}, "
-        f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', 'unset (the lessons set PASSIVE)')}; "
+        f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}; the lessons' threads wait with "
+        f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')} unless a table says otherwise; "
         f"load average before: {load_average()}",
     ]
 
@@ -331,7 +331,7 @@ def attention_comparison(seeds: int, timeout: float) -> list[str]:
                 flush=True,
             )
     lengths = sorted(
-        {length for _, results in runs.values() for length in results["by_length"]},
+        {length for _, results in runs.values() for length in results["accuracy_by_length"]},
         key=lambda k: int(k.split("-")[0]),
     )
     rows = [
@@ -340,7 +340,8 @@ def attention_comparison(seeds: int, timeout: float) -> list[str]:
     ]
     for (flags, seed), (wall, results) in runs.items():
         by_length = " | ".join(
-            fmt(100 * results["by_length"][k] if k in results["by_length"] else None, ".1f") for k in lengths
+            fmt(100 * results["accuracy_by_length"][k] if k in results["accuracy_by_length"] else None, ".1f")
+            for k in lengths
         )
         name = "with attention (14_2)" if flags else "encoder-decoder (14_1)"
         rows.append(

@@ -116,13 +116,13 @@ def test_07_shapes_shrink_28x28_to_ten_scores_with_relu_after_each_pooling(capsy
     model = cnn.Net()
     cnn.show_shapes(model, torch.randn(2, 1, 28, 28))
     printed = capsys.readouterr().out
-    # 28 - 5 + 1 = 24, pooled 12; 12 - 5 + 1 = 8, pooled 4; 32 maps of 4 x 4 = 512 numbers -> 10 scores
+    # 28 - 5 + 1 = 24, pooled 12; 12 - 5 + 1 = 8, pooled 4; 20 maps of 4 x 4 = 320 numbers -> 10 scores
     for shape in [
         "(2, 1, 28, 28)",
-        "(2, 16, 24, 24)",
-        "(2, 16, 12, 12)",
-        "(2, 32, 8, 8)",
-        "(2, 32, 4, 4)",
+        "(2, 10, 24, 24)",
+        "(2, 10, 12, 12)",
+        "(2, 20, 8, 8)",
+        "(2, 20, 4, 4)",
         "(2, 10)",
     ]:
         assert shape in printed
