@@ -1,6 +1,6 @@
 """Lecture 9: softmax and cross-entropy, then a fully connected classifier for handwritten digits (MNIST).
 
-python 06_softmax_mnist.py                # worked example, then train and test (~10 s on 2 cores)
+python 06_softmax_mnist.py                # worked example, then train and test (about 25 s on 2 CPU cores)
 python 06_softmax_mnist.py --quick        # seconds: one epoch on a sixth of the training images
 python 06_softmax_mnist.py --save         # also keep the trained model (checkpoints/06_softmax_mnist.pt)
 python 06_softmax_mnist.py --load checkpoints/06_softmax_mnist.pt   # test a saved model, no training
@@ -20,7 +20,7 @@ LESSON = "06_softmax_mnist"
 # The lecture trains 9 epochs of batches of 64 with SGD (lr 0.01, momentum 0.5). AdamW with a one-cycle
 # schedule (the learning rate warms up, then anneals to almost 0) reached 98% in the fewest epochs we
 # measured; the lecture's settings are measured against it in README, "What changed since the videos".
-EPOCHS = 4  # with the one-cycle schedule below, 4 passes reach 98.3-98.5% (measured over seeds 0-2)
+EPOCHS = 4  # with the one-cycle schedule below, 4 passes reach 98.3-98.4% (measured over seeds 0-2)
 LR = 3e-3  # the peak learning rate of the one-cycle schedule
 BATCH_SIZE = 256  # big batches use a CPU well; 512 ran faster per sample but needed a 5th epoch (measured)
 QUICK_IMAGES = 10_000  # --quick trains on this many images for one epoch
@@ -78,7 +78,7 @@ def load_mnist(train, limit=None):
     """The lecture's datasets.MNIST, read from the shipped files, as a TensorDataset of normalised images.
 
     The lecture passes transform=transforms.ToTensor(), so the DataLoader turns every image from a PIL
-    picture into a tensor again on every epoch: one pass of its DataLoader took XX_TOTENSOR s here before
+    picture into a tensor again on every epoch: one pass of its DataLoader took 8.8 s here before
     any training (bench/lecture_setups.py). torchvision has already decoded all the images into one uint8
     tensor (.data), so we scale them to [0, 1] once, as ToTensor does. We also normalise them to mean 0
     and spread 1 (the lecture does not; pytorch/examples' MNIST does, with Normalize): centred inputs

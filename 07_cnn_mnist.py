@@ -1,6 +1,6 @@
 """Lectures 10-11: a convolutional neural network (CNN) for MNIST, and the inception module.
 
-python 07_cnn_mnist.py                # each layer's output shape, then train and test (~20 s on 2 cores)
+python 07_cnn_mnist.py                # each layer's output shape, then train and test (about 50 s on 2 CPU cores)
 python 07_cnn_mnist.py --quick        # seconds: one epoch on a tenth of the training images
 python 07_cnn_mnist.py --inception    # lecture 11: the network with two inception modules (slower)
 python 07_cnn_mnist.py --save         # also keep the trained model (checkpoints/07_cnn_mnist.pt)

@@ -38,9 +38,7 @@ def show_shapes():
     hidden = torch.zeros(1, 1, 2)  # (layers, batch, hidden size): nothing read yet
     out, hidden = cell(h.view(1, 1, 4), hidden)
     print(f"   one character:   input {tuple(h.view(1, 1, 4).shape)} (batch, sequence, input size)")
-    print(
-        f"                    hidden {tuple(hidden.shape)} (layers, batch, hidden size)   output {tuple(out.shape)}"
-    )
+    print(f"{'':20}hidden {tuple(hidden.shape)} (layers, batch, hidden)   output {tuple(out.shape)}")
 
     hello = torch.stack([h, e, l, l, o]).unsqueeze(0)  # (1, 5, 4)
     hidden, steps = torch.zeros(1, 1, 2), []
@@ -50,27 +48,20 @@ def show_shapes():
     step_by_step = torch.cat(steps, dim=1)
     whole, _ = cell(hello, torch.zeros(1, 1, 2))  # the whole word in one call: nn.RNN loops inside
     same = torch.allclose(step_by_step, whole)
-    print(
-        f"   'hello' step by step: 5 outputs of {tuple(steps[0].shape)}; all at once: input "
-        f"{tuple(hello.shape)} -> output {tuple(whole.shape)}"
-    )
-    print(
-        f"   the same numbers either way: {same}   (the last output: {[round(v, 4) for v in whole[0, -1].tolist()]})"
-    )
+    print(f"   'hello' step by step: 5 outputs of {tuple(steps[0].shape)}; all at once: {tuple(whole.shape)}")
+    last = [round(v, 4) for v in whole[0, -1].tolist()]
+    print(f"   the same numbers either way: {same}   (the last output: {last})")
 
     words = torch.stack([hello[0], torch.stack([e, o, l, l, l]), torch.stack([l, l, e, e, l])])
-    out, hidden = cell(
-        words, torch.zeros(1, 3, 2)
-    )  # the lecture starts from a random hidden state; zeros here
+    out, hidden = cell(words, torch.zeros(1, 3, 2))  # the lecture starts from a random hidden state
     print(
         f"   a batch of 3 words: input {tuple(words.shape)} -> output {tuple(out.shape)}, hidden {tuple(hidden.shape)}"
     )
-    # Without batch_first the sequence comes first: (sequence, batch, input size), as in the lecture's last part.
+    # Without batch_first the sequence comes first, (sequence, batch, input size), as in the lecture's end.
     sequence_first = nn.RNN(input_size=4, hidden_size=2)
-    out, _ = sequence_first(words.transpose(0, 1), torch.zeros(1, 3, 2))
-    print(
-        f"   the same batch without batch_first: input {tuple(words.transpose(0, 1).shape)} -> output {tuple(out.shape)}"
-    )
+    words = words.transpose(0, 1)  # (5, 3, 4)
+    out, _ = sequence_first(words, torch.zeros(1, 3, 2))
+    print(f"   the same batch without batch_first: input {tuple(words.shape)} -> output {tuple(out.shape)}")
     return same
 
 

@@ -1,6 +1,6 @@
 """Lecture 13: an RNN classifier: which of five languages does a word come from?
 
-python 09_rnn_classification.py                 # padding and packing shown, then train and test (~12 s)
+python 09_rnn_classification.py                 # padding and packing shown, then train and test (about 35 s on 2 CPU cores)
 python 09_rnn_classification.py --cell lstm     # the same with an LSTM (or --cell rnn)
 python 09_rnn_classification.py --save          # keep the trained model (checkpoints/09_rnn_classification.pt)
 python 09_rnn_classification.py --predict hello casa zielony   # top languages, from the saved model

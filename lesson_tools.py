@@ -11,9 +11,10 @@ import os
 
 # PyTorch's CPU threads meet at a barrier after every operation. By default a thread that arrives early
 # spins, burning its core while it waits; beside another busy program the thread it waits for may not
-# even be running, and a lesson then crawls (bench/threads.py measured up to 10x). Waiting passively
-# (sleeping) costs nothing measurable on a quiet machine. OpenMP reads this once, when torch is first
-# imported, which is why every lesson imports lesson_tools before torch. A value you set yourself wins.
+# even be running, and a lesson then crawls: beside a second lesson, 09 --quick took 39.6 s spinning and
+# 12.4 s sleeping (bench/threads.py, README). On a quiet machine sleeping was as fast, within the runs'
+# spread. OpenMP reads this once, when torch is first imported, which is why every lesson imports
+# lesson_tools before torch. A value you set yourself wins.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import argparse  # noqa: E402  (after the line above, on purpose)

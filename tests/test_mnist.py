@@ -144,7 +144,8 @@ def test_07_inception_module_is_the_lectures(monkeypatch, capsys):
         "branch3x3dbl_3": 24,
         "branch_pool": 24,
     }
-    monkeypatch.setattr(cnn, "QUICK_IMAGES", 256)  # the flag is under test here, not the learning
+    load_mnist = cnn.load_mnist  # the flag is under test here, not the learning: few images suffice
+    monkeypatch.setattr(cnn, "load_mnist", lambda train, limit=None: load_mnist(train, 256))
     result = quick("07_cnn_mnist", "--inception")
     printed = capsys.readouterr().out
     assert result["inception"]

@@ -118,8 +118,9 @@ def test_checkpoint_messages_are_documented(tmp_path):
         assert documented(message.replace(str(path), "x.pt")), message
 
 
-def test_predict_without_a_model_is_documented(course_in):
+def test_predict_and_generate_without_a_model_are_documented(course_in):
     assert documented(lesson_error(load_lesson("09_rnn_classification").main, ["--predict", "casa"]))
+    assert documented(lesson_error(load_lesson("10_char_rnn").main, ["--generate"]))
 
 
 def test_training_messages_are_documented():
