@@ -126,3 +126,15 @@ def test_predict_and_generate_without_a_model_are_documented(course_in):
 def test_training_messages_are_documented():
     assert documented(lesson_error(kit.stop_if_diverged, float("nan"), 0.1, "at epoch 3"))
     assert documented(lesson_error(kit.stop_if_diverged, 50.0, 1e6, "at epoch 2", 0.73))
+
+
+def test_every_test_that_tests_readme_names_exists():
+    # tests/README.md says which test catches which bug: a renamed or deleted test must not leave it wrong.
+    named = set(re.findall(r"\b(test_\w+?)(?:\[|`|,|$)", (REPO / "tests" / "README.md").read_text(), re.M))
+    defined = {
+        name
+        for path in (REPO / "tests").glob("test_*.py")
+        for name in re.findall(r"^def (test_\w+)", path.read_text(), re.M)
+    }
+    assert len(named) >= 20
+    assert named <= defined, sorted(named - defined)
