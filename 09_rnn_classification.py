@@ -88,10 +88,11 @@ def collate(batch):
 
 @torch.no_grad()
 def show_padding_and_packing(rows, vocab):
-    """The lecture's 13_1 and 13_4 on three words: pad them into one tensor, pack it, run an RNN on it."""
+    """The lecture's 13_1 pads a batch of names into one tensor; its 13_4 packs three words and runs an
+    LSTM on them. Both here, on three words."""
     words = [rows[i][0] for i in range(3)]
     chars, lengths, _ = collate([(vocab.encode(w), 0) for w in words])
-    print(f"1) Three words of different lengths as one batch (13_1, 13_4): {words}")
+    print(f"1) Three words of different lengths as one batch (padded as in 13_1, packed as in 13_4): {words}")
     print(f"   padded to the longest with {PAD}s: shape {tuple(chars.shape)}, lengths {lengths.tolist()}")
     for word, row in zip(words, chars.tolist()):
         print(f"      {word:12} {row}")

@@ -7,7 +7,8 @@ python 10_char_rnn.py --generate --temperature 1.5   # bolder words (0.3: safer 
 python 10_char_rnn.py --quick         # a seconds-long smoke run on fewer words
 python 10_char_rnn.py --help          # every flag
 
-The lecture trains a GRU on Shakespeare to predict each next character, then writes by sampling a
+The lecture trains a GRU on Shakespeare's lines, lower-cased with the spaces taken out, to predict each
+next character, then writes by sampling a
 character and feeding it back in as the next input. We do the same with the course's word list
 (data/words) instead: it ships with the course under free licences, it trains on a CPU in well under a
 minute, and every word carries its language, so we can ask for a Polish word and check that it looks
@@ -33,7 +34,7 @@ TRAIN_WORDS, VALIDATION_WORDS = 24_000, 3_000  # by position in the (already shu
 # The lecture's GRU has 3 layers of 100. With those an epoch took nearly 3 times as long, and 2 epochs
 # reached 2.24 nats per character on the validation words; one layer of 128 reached 2.09 (measured).
 HIDDEN_SIZE, LAYERS = 128, 1
-EMBEDDING_SIZE = 32  # numbers per token; 16, 32 and 64 ended within 0.03 nats of each other (measured)
+EMBEDDING_SIZE = 32  # the lecture: 100, its hidden size; 16, 32 and 64 ended within 0.03 nats (measured)
 EPOCHS = 3  # validation loss 2.15, 2.09, 2.06; a 4th epoch gained under 0.02 (measured)
 # Adam, as in the lecture, but at 10 times its lr 0.001: the lecture takes 100 epochs of single lines, we
 # take 3 epochs of batches. After 3 epochs: 2.21 nats at lr 0.001, 2.05-2.07 at 0.005-0.01 (measured).
@@ -48,7 +49,9 @@ EVAL_BATCH = 500  # evaluation keeps no graph, so it takes bigger batches
 # --quick: a short run needs steps more than words. 1,000 words in batches of 32 beat the bigram baseline
 # by 0.22 nats per character; 2,000 words in batches of 128 by only 0.03-0.05 (seeds 0-2, measured).
 QUICK_TRAIN, QUICK_EPOCHS, QUICK_BATCH = 1000, 2, 32
-PAD, END = 0, 1  # token 0 fills the padding, token 1 ends a word
+# Padding is token 0 (for padding_idx and ignore_index); <end> lets a written word stop by itself. The
+# lecture scores all 128 ASCII codes and has no end token: its generate() writes a fixed 100 characters.
+PAD, END = 0, 1
 
 
 def read_words():
@@ -203,14 +206,16 @@ def train_and_write(args, device, figures_on: bool) -> dict:
         f"\nGRU: embedding {EMBEDDING_SIZE}, hidden {HIDDEN_SIZE}, {LAYERS} layer{'s' * (LAYERS > 1)}; "
         f"{args.epochs} epochs, batch {args.batch_size}, Adam lr {args.lr:g}, on {device}"
     )
-    # Step 2: cross-entropy of the next token at every position (ignore_index skips the padding), and the
-    # lecture's Adam, at a larger learning rate (see LR above).
+    # Step 2: cross-entropy of the next token at every position (ignore_index skips the padding), averaged
+    # over the tokens where the lecture adds up a line's characters, and the lecture's Adam at a larger
+    # learning rate (see LR above).
     criterion = nn.CrossEntropyLoss(ignore_index=PAD)
     optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
 
     # Step 3: the training cycle, on batches of words. The input is always the true previous character
-    # (teacher forcing: the lecture's train_teacher_forching, batched), so one call predicts every position
-    # of every word. The lecture's train() feeds back its own guesses instead, one step at a time. Padding
+    # (teacher forcing, as the lecture's train_teacher_forching does, batched), so one call predicts every
+    # position of every word. The lecture's loop calls its train() instead, which feeds back its own guess
+    # (output.max(1)[1]) one step at a time. Padding
     # comes after <end>, and a GRU reads left to right, so it never sees padding before a real character.
     batches = DataLoader(train_set, args.batch_size, shuffle=True, collate_fn=make_batch)
     history = []
