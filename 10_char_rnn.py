@@ -165,7 +165,11 @@ def write_words(model, vocab: Vocabulary, language: str, n: int, temperature: fl
         if (torch.cat(sampled, dim=1) == END).any(dim=1).all():
             break
         logits, hidden = model(token.to(device), hidden)
-    return [start + vocab.decode(row) for row in torch.cat(sampled, dim=1).tolist()]
+    # The last step was room for <end> only: a word still going there is cut at MAX_LETTERS.
+    return [
+        (start + vocab.decode(row))[: max(MAX_LETTERS, len(start))]
+        for row in torch.cat(sampled, dim=1).tolist()
+    ]
 
 
 def show_shift(vocab: Vocabulary, word: str, language: str) -> None:

@@ -36,6 +36,8 @@ def test_samples_use_only_vocabulary_characters_and_temperature_controls_variety
     result, path = quick
     written = [word for words in result["samples"].values() for word in words]
     assert written and all(set(word) <= set(result["vocabulary"]) for word in written)
+    hot = generate(path, "--language", "polish", "-n", "200", "--temperature", "3")  # long, wild words
+    assert max(map(len, written + hot)) <= lesson.MAX_LETTERS  # cut off at the longest word's length
     assert sum(bool(word) for word in written) > 0.9 * len(written)  # measured: 1-3 of 500 are empty
     # a tiny temperature leaves only the likeliest character at every step: the same word every time
     assert len(set(generate(path, "--language", "english", "-n", "8", "--temperature", "1e-4"))) == 1
