@@ -82,13 +82,18 @@ def lesson_03():
         )
 
 
+def lecture_diabetes_net():
+    """Lectures 7 and 8: 8 -> 6 -> 4 -> 1 with a sigmoid after every layer."""
+    return nn.Sequential(
+        nn.Linear(8, 6), nn.Sigmoid(), nn.Linear(6, 4), nn.Sigmoid(), nn.Linear(4, 1), nn.Sigmoid()
+    )
+
+
 def lesson_04():
     x_train, y_train, x_test, y_test = diabetes()
     for seed in range(3):
         torch.manual_seed(seed)
-        model = nn.Sequential(
-            nn.Linear(8, 6), nn.Sigmoid(), nn.Linear(6, 4), nn.Sigmoid(), nn.Linear(4, 1), nn.Sigmoid()
-        )
+        model = lecture_diabetes_net()
         optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
         for _ in range(100):
             loss = nn.BCELoss()(model(x_train), y_train)
@@ -105,9 +110,7 @@ def lesson_05():
     x_train, y_train, x_test, y_test = diabetes()
     for seed in range(3):
         torch.manual_seed(seed)
-        model = nn.Sequential(
-            nn.Linear(8, 6), nn.Sigmoid(), nn.Linear(6, 4), nn.Sigmoid(), nn.Linear(4, 1), nn.Sigmoid()
-        )
+        model = lecture_diabetes_net()
         optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
         for _ in range(2):
             for inputs, labels in DataLoader(TensorDataset(x_train, y_train), batch_size=32, shuffle=True):
