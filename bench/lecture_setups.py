@@ -11,6 +11,7 @@ took. The lessons' own numbers come from bench/benchmark.py and run_course.py.
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import time
 from pathlib import Path
@@ -163,6 +164,39 @@ def mnist_run(label, model, optimizer, scheduler, batch_size, epochs, train_set,
         )
 
 
+def lecture_setting_run(label, model):
+    """The lectures' MNIST setting: SGD lr 0.01, momentum 0.5, batches of 64, 9 epochs, pixels in [0, 1]."""
+    train_set, test_set = mnist()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.5)
+    mnist_run(
+        f"{label}, SGD lr 0.01 momentum 0.5, batch 64, pixels in [0, 1]",
+        model,
+        optimizer,
+        None,
+        64,
+        9,
+        train_set,
+        test_set,
+    )
+
+
+def lesson_setting_run(label, model, lr, batch_size, train_set, test_set, epochs=4):
+    """The lessons' setting: AdamW with a one-cycle schedule peaking at lr, on normalised images."""
+    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
+    steps = epochs * math.ceil(len(train_set) / batch_size)  # the last partial batch is a step too
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=steps)
+    mnist_run(
+        f"{label} with the lesson's AdamW one-cycle, batch {batch_size}",
+        model,
+        optimizer,
+        scheduler,
+        batch_size,
+        epochs,
+        train_set,
+        test_set,
+    )
+
+
 def lecture_mlp():
     return nn.Sequential(
         nn.Flatten(),
@@ -190,34 +224,12 @@ def lesson_06():
         f"{time.perf_counter() - started:.1f} s, before any training",
         flush=True,
     )
-    train_set, test_set = mnist()
     torch.manual_seed(0)
-    model = lecture_mlp()
-    mnist_run(
-        "06 the lecture's 520-320-240-120, SGD lr 0.01 momentum 0.5, batch 64, pixels in [0, 1]",
-        model,
-        torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.5),
-        None,
-        64,
-        9,
-        train_set,
-        test_set,
-    )
+    lecture_setting_run("06 the lecture's 520-320-240-120", lecture_mlp())
     train_set, test_set = mnist(normalise=True)
-    for label, model in (("the lecture's 520-320-240-120", lecture_mlp()),):
-        torch.manual_seed(0)
-        optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=0.01)
-        scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=3e-3, total_steps=4 * 235)
-        mnist_run(
-            f"06 {label} with the lesson's AdamW one-cycle, batch 256",
-            model,
-            optimizer,
-            scheduler,
-            256,
-            4,
-            train_set,
-            test_set,
-        )
+    model = lecture_mlp()
+    torch.manual_seed(0)
+    lesson_setting_run("06 the lecture's 520-320-240-120", model, 3e-3, 256, train_set, test_set)
 
 
 class LectureCNN(nn.Module):
@@ -235,34 +247,16 @@ class LectureCNN(nn.Module):
 
 
 def lesson_07():
-    train_set, test_set = mnist()
     torch.manual_seed(0)
-    model = LectureCNN().to(memory_format=torch.channels_last)
-    mnist_run(
-        "07 the lecture's CNN (10, 20 filters), SGD lr 0.01 momentum 0.5, batch 64, pixels in [0, 1]",
-        model,
-        torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.5),
-        None,
-        64,
-        9,
-        train_set,
-        test_set,
+    lecture_setting_run(
+        "07 the lecture's CNN (10, 20 filters)", LectureCNN().to(memory_format=torch.channels_last)
     )
     train_set, test_set = mnist(normalise=True)
     for seed in range(3):
         torch.manual_seed(seed)
         model = LectureCNN().to(memory_format=torch.channels_last)
-        optimizer = torch.optim.AdamW(model.parameters(), lr=8e-3, weight_decay=0.01)
-        scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=8e-3, total_steps=4 * 469)
-        mnist_run(
-            f"07 the lecture's CNN (10, 20 filters) with the lesson's AdamW one-cycle, batch 128, seed {seed}",
-            model,
-            optimizer,
-            scheduler,
-            128,
-            4,
-            train_set,
-            test_set,
+        lesson_setting_run(
+            f"07 the lecture's CNN (10, 20 filters), seed {seed}", model, 8e-3, 128, train_set, test_set
         )
 
 
