@@ -2,11 +2,14 @@
 
 python 08_rnn.py                 # the shapes, then hello one character at a time and the whole word at once
 python 08_rnn.py --embedding     # nn.Embedding instead of one-hot inputs (the lecture's 12_4)
+python 08_rnn.py --quick         # at most 20 epochs of training
 python 08_rnn.py --help
 
 At each step an RNN cell takes one input (here a character) and its hidden state, and returns a new
 hidden state: a summary of everything it has read so far. That memory is why RNNs suit text, where what
 comes next depends on what came before.
+
+Your turn: exercises/08_rnn_cell.py (python exercises/check.py 08).
 """
 
 import math
@@ -17,16 +20,19 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-CHARS = "hielo"  # the lecture's idx2char: h=0, i=1, e=2, l=3, o=4
-SOURCE, TARGET = "hihell", "ihello"  # each step must predict the next character
-HIDDEN_SIZE = 5  # as in the lecture: one hidden number per character, read directly as its score
-EMBEDDING_SIZE = 10  # --embedding: the lecture's 12_4 size
+idx2char = ["h", "i", "e", "l", "o"]  # the lecture's: h=0, i=1, e=2, l=3, o=4
+x_data = [0, 1, 0, 2, 3, 3]  # hihell
+y_data = [1, 0, 2, 3, 3, 4]  # ihello: at each step, the character that comes next
+num_classes = len(idx2char)
+hidden_size = 5  # as in the lecture: one hidden number per character, read directly as its score
+embedding_size = 10  # --embedding: the lecture's 12_4 size
 EPOCHS = 100  # the lecture's; training stops as soon as the prediction reads "ihello"
 LR = 0.1  # the lecture's Adam learning rate
+QUICK_EPOCHS = 20
 
 
-def encode(text, device):
-    return torch.tensor([[CHARS.index(c) for c in text]], device=device)  # (batch 1, characters)
+def text(indices):
+    return "".join(idx2char[i] for i in indices)
 
 
 def show_shapes():
@@ -68,54 +74,71 @@ def show_shapes():
 # Step 1: the model. With one-hot inputs it is a bare nn.RNN whose 5 hidden numbers are the scores of
 # the 5 characters, as in the lecture's 12_2 and 12_3. --embedding puts an nn.Embedding in front and a
 # Linear layer behind, as 12_4 does: the embedding learns a dense vector per character instead of a
-# one-hot one, which matters when there are thousands of symbols (words) rather than five.
-class HelloRNN(nn.Module):
+# one-hot one, which matters when there are thousands of symbols (words) rather than five. Unlike the
+# lecture's three models, this one takes the hidden state as an argument in every version, so that the
+# same class can read one character at a time (12_2) or the whole word (12_3, 12_4).
+class Model(nn.Module):
     def __init__(self, embedding=False):
         super().__init__()
-        self.embedding = nn.Embedding(len(CHARS), EMBEDDING_SIZE) if embedding else None
-        self.rnn = nn.RNN(EMBEDDING_SIZE if embedding else len(CHARS), HIDDEN_SIZE, batch_first=True)
-        self.fc = nn.Linear(HIDDEN_SIZE, len(CHARS)) if embedding else None
+        self.embedding = nn.Embedding(num_classes, embedding_size) if embedding else None
+        self.rnn = nn.RNN(embedding_size if embedding else num_classes, hidden_size, batch_first=True)
+        self.fc = nn.Linear(hidden_size, num_classes) if embedding else None
 
-    def forward(self, chars, hidden):
-        """chars: (batch, steps) character numbers; hidden: (1, batch, HIDDEN_SIZE), what was read so far.
+    def forward(self, x, hidden):
+        """x: (batch, steps) character numbers; hidden: (1, batch, hidden_size), what was read so far.
         Returns the 5 scores at every step, and the new hidden state."""
         if self.embedding is None:
-            return self.rnn(F.one_hot(chars, len(CHARS)).float(), hidden)
-        out, hidden = self.rnn(self.embedding(chars), hidden)
+            return self.rnn(F.one_hot(x, num_classes).float(), hidden)  # the lecture's one_hot_lookup
+        out, hidden = self.rnn(self.embedding(x), hidden)
         return self.fc(out), hidden
 
+    def init_hidden(self, batch_size=1):
+        """(num_layers * num_directions, batch, hidden_size): zeros, nothing read yet."""
+        return torch.zeros(1, batch_size, hidden_size, device=self.rnn.weight_hh_l0.device)
 
-def train_hello(one_at_a_time, args, device):
+
+def train(model, one_at_a_time, epochs, lr, device):
     """12_2 (one character at a time, carrying the hidden state) or 12_3 (the whole word in one call)."""
-    kit.seed_everything(args.seed)  # the same starting weights for both ways
-    model = HelloRNN(args.embedding).to(device)
-    x, y = encode(SOURCE, device), encode(TARGET, device)
+    inputs = torch.tensor([x_data], device=device)  # (batch 1, 6 characters)
+    labels = torch.tensor(y_data, device=device)
     # Step 2: cross-entropy over the 5 characters at each step, and the lecture's Adam.
     criterion = nn.CrossEntropyLoss()
-    optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
-    # Step 3: the training cycle.
-    for epoch in range(1, args.epochs + 1):
-        hidden = torch.zeros(1, 1, HIDDEN_SIZE, device=device)  # a new word: nothing read yet
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    # Step 3: the training cycle. It stops as soon as the prediction reads "ihello".
+    log = kit.EpochLog(epochs, lr, reference=math.log(num_classes))
+    for epoch in range(1, epochs + 1):
+        hidden = model.init_hidden()  # a new word: nothing read yet
         if one_at_a_time:
             steps = []
-            for t in range(x.shape[1]):
-                out, hidden = model(x[:, t : t + 1], hidden)
+            for t in range(inputs.shape[1]):
+                out, hidden = model(inputs[:, t : t + 1], hidden)
                 steps.append(out)
             outputs = torch.cat(steps, dim=1)
         else:
-            outputs, _ = model(x, hidden)
+            outputs, _ = model(inputs, hidden)
         # The mean over the 6 steps; the lecture's 12_2 adds them up, 12_3 takes the mean. With Adam the
         # step barely depends on that factor of 6, and taking the mean in both makes 2) and 3) identical.
-        loss = criterion(outputs[0], y[0])
+        loss = criterion(outputs[0], labels)
         optimizer.zero_grad()
         loss.backward()  # back through every step at once: backpropagation through time
         optimizer.step()
-        kit.stop_if_diverged(loss.item(), args.lr, f"at epoch {epoch}", reference=math.log(len(CHARS)))
-        predicted = "".join(CHARS[i] for i in outputs[0].argmax(dim=1).tolist())
-        print(f"   epoch {epoch:3d}   loss {loss.item():.3f}   predicted string: {predicted}")
-        if predicted == TARGET:
+        predicted = text(outputs[0].argmax(dim=1).tolist())
+        log.end_epoch(epoch, loss=loss.item(), predicted_string=predicted)
+        if predicted == text(y_data):
             break
-    return {"final": predicted, "epochs": epoch, "loss": loss.item()}
+    return {"final": predicted, "epochs": epoch, "losses": [row["loss"] for row in log.history]}
+
+
+def draw(runs, args):
+    """The loss of both ways, epoch by epoch: one line on top of the other."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5, 3.5))
+    for (label, run), style in zip(runs.items(), ("-", "--")):
+        ax.plot(range(1, len(run["losses"]) + 1), run["losses"], style, label=label, linewidth=2)
+    ax.set(xlabel="epoch", ylabel="cross-entropy", title='Teaching "hihell" -> "ihello"')
+    ax.legend()
+    kit.save_figure(fig, "08_rnn_loss", args)
 
 
 def main(argv=None):
@@ -123,18 +146,24 @@ def main(argv=None):
     parser.add_argument("--embedding", action="store_true", help="nn.Embedding instead of one-hot inputs")
     args = parser.parse_args(argv)
     device = kit.pick_device(args.device)
-    kit.seed_everything(args.seed)
+    epochs = min(args.epochs, QUICK_EPOCHS) if args.quick else args.epochs
+    figures_on = kit.start_figures(args)
 
     same = show_shapes()
-    inputs = f"nn.Embedding({len(CHARS)}, {EMBEDDING_SIZE})" if args.embedding else "one-hot vectors"
-    print(f'\n2) Teach "{SOURCE}" -> "{TARGET}" one character at a time (12_2), {inputs}, on {device}')
-    step_by_step = train_hello(True, args, device)
+    inputs = f"nn.Embedding({num_classes}, {embedding_size})" if args.embedding else "one-hot vectors"
+    source, target = text(x_data), text(y_data)
+    print(f'\n2) Teach "{source}" -> "{target}" one character at a time (12_2), {inputs}, on {device}')
+    kit.seed_everything(args.seed)  # the same starting weights for both ways
+    step_by_step = train(Model(args.embedding).to(device), True, epochs, args.lr, device)
     print("\n3) The same, the whole word in one call (12_3): the same numbers as 2), as 1) showed")
-    whole_word = train_hello(False, args, device)
-    if whole_word["final"] == TARGET:
-        print(f'\nIt reads "{TARGET}" after {whole_word["epochs"]} epochs.')
+    kit.seed_everything(args.seed)
+    whole_word = train(Model(args.embedding).to(device), False, epochs, args.lr, device)
+    if whole_word["final"] == target:
+        print(f'\nIt reads "{target}" after {whole_word["epochs"]} epochs.')
     else:
-        print(f'\nNot "{TARGET}" yet after {whole_word["epochs"]} epochs: try another --lr or more --epochs.')
+        print(f'\nNot "{target}" yet after {whole_word["epochs"]} epochs: try another --lr or more --epochs.')
+    if figures_on:
+        draw({"one character at a time (12_2)": step_by_step, "whole word (12_3)": whole_word}, args)
     return {
         "step_by_step_equals_whole": same,
         "one_at_a_time": step_by_step,

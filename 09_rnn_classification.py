@@ -1,6 +1,6 @@
 """Lecture 13: an RNN classifier: which of five languages does a word come from?
 
-python 09_rnn_classification.py                 # padding and packing shown, then train and test (about 30 s on 2 CPU cores)
+python 09_rnn_classification.py                 # padding and packing shown, then train and test
 python 09_rnn_classification.py --cell lstm     # the same with an LSTM (or --cell rnn)
 python 09_rnn_classification.py --save          # keep the trained model (checkpoints/09_rnn_classification.pt)
 python 09_rnn_classification.py --predict hello casa zielony   # top languages, from the saved model
@@ -9,13 +9,14 @@ python 09_rnn_classification.py --help
 The lecture classifies names into 18 countries, from a names file in its own repository whose origin
 and license it does not give. Here the words of five languages (English, Spanish, Portuguese, Dutch,
 Polish: 6,000 each, from Debian's word lists) ship with the course, and data/words/PROVENANCE.md says
-where each list comes from and under which license. The lecture's 13_4 comes first here because the
-training below packs its batches; its 13_2 trains 100 epochs at Adam's lr 0.001, ours 5 at up to 0.01.
+where each list comes from and under which license. The lecture's 13_4 (packing) is shown first here
+because the training below packs its batches.
+
+Your turn: exercises/09_last_hidden_state.py (python exercises/check.py 09).
 """
 
 import csv
 import math
-import time
 
 import lesson_tools as kit
 
@@ -28,12 +29,12 @@ LESSON = "09_rnn_classification"
 WORDS_CSV = "words/words.csv"
 TRAIN_WORDS, VALIDATION_WORDS = 24_000, 3_000  # by position in the (already shuffled) file; the rest test
 CELLS = {"rnn": nn.RNN, "gru": nn.GRU, "lstm": nn.LSTM}
-EMBEDDING_SIZE = 32  # 50-odd characters need few numbers each; larger did not help (measured)
+EMBEDDING_SIZE = 32  # 50-odd characters need few numbers each
 HIDDEN_SIZE = 128  # the memory the cell carries from character to character
-# Seeds 0-2: 4 epochs reached 91.8-92.1% test accuracy in 26-27 s; a 5th gave 92.2-92.3% for 4 s more (measured)
-EPOCHS = 4
+N_LAYERS = 1  # the lecture's 13_2 stacks 2 (--layers 2 --bidirectional; README compares the two)
+N_EPOCHS = 4
 LR = 0.01  # Adam's peak rate in a one-cycle schedule: warm up, then anneal to almost 0
-BATCH_SIZE = 256  # big batches: fewer Python-level steps, each still a small matrix on a CPU
+BATCH_SIZE = 256  # the lecture's
 QUICK_WORDS, QUICK_EPOCHS = 6000, 2  # --quick: a quarter of the training words, 2 epochs
 TEST_BATCH = 1024
 # Character 0 fills the padding, 1 stands for a character never seen in training. Training never shows
@@ -52,7 +53,8 @@ def read_words():
 
 
 class Vocabulary:
-    """Characters <-> numbers, from the training words only: a test word's new letter stays unknown."""
+    """Characters <-> numbers, from the training words only: a test word's new letter stays unknown.
+    The lecture numbers characters by their ASCII code (str2ascii_arr), which has no "ñ" or "ł"."""
 
     def __init__(self, chars):
         self.chars = chars
@@ -81,10 +83,11 @@ class WordsDataset(Dataset):
 
 
 def collate(batch):
-    """Words differ in length, so a batch is padded to its longest word, and the true lengths are kept."""
+    """The lecture's make_variables: words differ in length, so a batch is padded to its longest word,
+    and the true lengths are kept."""
     words, targets = zip(*batch)
-    lengths = torch.tensor([len(w) for w in words])  # stays on the CPU, where pack_padded_sequence wants it
-    return pad_sequence(words, batch_first=True, padding_value=PAD), lengths, torch.tensor(targets)
+    seq_lengths = torch.tensor([len(w) for w in words])  # on the CPU, where pack_padded_sequence wants it
+    return pad_sequence(words, batch_first=True, padding_value=PAD), seq_lengths, torch.tensor(targets)
 
 
 @torch.no_grad()
@@ -92,71 +95,185 @@ def show_padding_and_packing(rows, vocab):
     """The lecture's 13_1 pads a batch of names into one tensor; its 13_4 packs three words and runs an
     LSTM on them. Both here, on three words."""
     words = [rows[i][0] for i in range(3)]
-    chars, lengths, _ = collate([(vocab.encode(w), 0) for w in words])
+    seq_tensor, seq_lengths, _ = collate([(vocab.encode(w), 0) for w in words])
     print(f"1) Three words of different lengths as one batch (padded as in 13_1, packed as in 13_4): {words}")
-    print(f"   padded to the longest with {PAD}s: shape {tuple(chars.shape)}, lengths {lengths.tolist()}")
-    for word, row in zip(words, chars.tolist()):
+    print(
+        f"   padded to the longest with {PAD}s: shape {tuple(seq_tensor.shape)}, lengths {seq_lengths.tolist()}"
+    )
+    for word, row in zip(words, seq_tensor.tolist()):
         print(f"      {word:12} {row}")
     # The RNN must not read the padding: a short word's summary would be taken after a run of zeros.
     # pack_padded_sequence keeps only the real characters, step by step across the batch. The lecture
     # sorts the batch by length first, as packing once required; enforce_sorted=False sorts inside and
     # puts the results back in the batch's own order, so nothing needs re-sorting by hand.
-    embedding, lstm = (
-        nn.Embedding(len(vocab), 3, padding_idx=PAD),
-        nn.LSTM(3, 5, batch_first=True),
-    )  # 13_4's sizes
-    packed = pack_padded_sequence(embedding(chars), lengths, batch_first=True, enforce_sorted=False)
-    print(
-        f"   packed: {len(packed.data)} real characters of {chars.numel()} places; words still going at each "
-        f"step: {packed.batch_sizes.tolist()} (longest first: {packed.sorted_indices.tolist()})"
+    embed = nn.Embedding(len(vocab), 3, padding_idx=PAD)  # 13_4's sizes
+    lstm = nn.LSTM(3, 5, batch_first=True)
+    packed_input = pack_padded_sequence(
+        embed(seq_tensor), seq_lengths, batch_first=True, enforce_sorted=False
     )
-    packed_output, (hidden, _) = lstm(packed)
+    print(
+        f"   packed: {len(packed_input.data)} real characters of {seq_tensor.numel()} places; words still going at each "
+        f"step: {packed_input.batch_sizes.tolist()} (longest first: {packed_input.sorted_indices.tolist()})"
+    )
+    packed_output, (ht, ct) = lstm(packed_input)
     output, _ = pad_packed_sequence(packed_output, batch_first=True)
     print(
         f"   an LSTM on the packed batch, its output unpacked again: {tuple(output.shape)} (batch, step, hidden),"
-        f" zeros after each word's end;\n   its last hidden state {tuple(hidden.shape)}: hidden[-1][i] is word"
-        f" i read to its own last letter: {torch.allclose(hidden[-1], output[range(3), lengths - 1])}"
+        f" zeros after each word's end;\n   its last hidden state ht {tuple(ht.shape)}: ht[-1][i] is word"
+        f" i read to its own last letter: {torch.allclose(ht[-1], output[range(3), seq_lengths - 1])}"
     )
 
 
 # Step 1: the model: characters -> nn.Embedding -> RNN, GRU or LSTM -> the last hidden state -> one
-# score per language. The lecture embeds ASCII codes (ord(c) < 128, so no "ñ" or "ł") in 100 numbers
-# and reads them with 2 bidirectional GRU layers of 100; we number the training words' own characters
-# and use 32 numbers and 1 GRU layer of 128: bench/benchmark.py --cells measured the lecture's stack
-# half a point better at 3.3 times the time (README). Its code also passes only hidden[-1], the backward direction, to the Linear layer;
-# with --bidirectional we concatenate both directions.
-class WordClassifier(nn.Module):
-    def __init__(self, n_chars, n_languages, cell="gru", layers=1, bidirectional=False):
+# score per language. The lecture embeds ASCII codes in 100 numbers and reads them with 2 bidirectional
+# GRU layers of 100; we number the training words' own characters and use 32 numbers and 1 GRU layer of
+# 128 (README compares the two). Its code passes only hidden[-1], the last layer's backward direction, to
+# the Linear layer; with --bidirectional we concatenate both directions. The recurrent layer is called
+# self.rnn, not the lecture's self.gru, because --cell makes it a GRU, an LSTM or a plain RNN.
+class RNNClassifier(nn.Module):
+    def __init__(self, input_size, output_size, cell="gru", n_layers=N_LAYERS, bidirectional=False):
         super().__init__()
-        self.embedding = nn.Embedding(n_chars, EMBEDDING_SIZE, padding_idx=PAD)
+        self.n_directions = 2 if bidirectional else 1
+        self.embedding = nn.Embedding(input_size, EMBEDDING_SIZE, padding_idx=PAD)
         self.rnn = CELLS[cell](
-            EMBEDDING_SIZE, HIDDEN_SIZE, num_layers=layers, bidirectional=bidirectional, batch_first=True
+            EMBEDDING_SIZE, HIDDEN_SIZE, num_layers=n_layers, bidirectional=bidirectional, batch_first=True
         )
-        self.directions = 2 if bidirectional else 1
-        self.fc = nn.Linear(HIDDEN_SIZE * self.directions, n_languages)
+        self.fc = nn.Linear(HIDDEN_SIZE * self.n_directions, output_size)
 
-    def forward(self, chars, lengths):
-        """chars: (batch, longest) padded character numbers; lengths: (batch,) true lengths, on the CPU."""
-        packed = pack_padded_sequence(self.embedding(chars), lengths, batch_first=True, enforce_sorted=False)
-        _, hidden = self.rnn(packed)
+    def forward(self, input, seq_lengths):
+        """input: (batch, longest) padded character numbers; seq_lengths: (batch,) on the CPU."""
+        embedded = self.embedding(input)
+        # pack them up nicely: the RNN reads each word only up to its own last letter, never the padding
+        rnn_input = pack_padded_sequence(embedded, seq_lengths, batch_first=True, enforce_sorted=False)
+        _, hidden = self.rnn(rnn_input)
         if isinstance(hidden, tuple):  # an LSTM also returns its cell state: (h, c)
             hidden = hidden[0]
         # hidden: (layers * directions, batch, HIDDEN_SIZE); the last layer's, after the last letter
-        # (and, reading backwards, after the first), summarises the whole word
-        return self.fc(torch.cat(list(hidden[-self.directions :]), dim=1))
+        # (and, reading backwards, after the first), summarises the whole word. No need to unpack.
+        return self.fc(torch.cat(list(hidden[-self.n_directions :]), dim=1))
+
+
+def train(model, device, train_loader, criterion, optimizer, scheduler):
+    """Step 3 for one epoch, over padded batches. Returns the mean loss per word."""
+    model.train()
+    total_loss = 0.0
+    for input, seq_lengths, target in train_loader:
+        input, target = input.to(device), target.to(device)
+        output = model(input, seq_lengths)
+        loss = criterion(output, target)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        scheduler.step()
+        total_loss += loss.item() * len(target)
+    return total_loss / len(train_loader.dataset)
 
 
 @torch.inference_mode()
-def predict(model, dataset, device):
+def predict(model, device, dataset):
     """Probabilities for every word of dataset, in order."""
     model.eval()
     loader = DataLoader(dataset, batch_size=TEST_BATCH, collate_fn=collate)
-    return torch.cat([model(chars.to(device), lengths).softmax(dim=1).cpu() for chars, lengths, _ in loader])
+    return torch.cat([model(input.to(device), lengths).softmax(dim=1).cpu() for input, lengths, _ in loader])
 
 
-def accuracy(model, dataset, device):
-    guesses = predict(model, dataset, device).argmax(dim=1)
-    return (guesses == torch.tensor(dataset.targets)).float().mean().item(), guesses
+def test(model, device, dataset):
+    """Percent of the dataset's words whose likeliest language is theirs, and every guess."""
+    guesses = predict(model, device, dataset).argmax(dim=1)
+    return 100.0 * (guesses == torch.tensor(dataset.targets)).float().mean().item(), guesses
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    kit.seed_everything(args.seed)
+    device = kit.pick_device(args.device)
+    if args.predict:
+        return predict_words(args, device)
+    if args.load:
+        return load_and_test(args, device)
+    figures_on = kit.start_figures(args)
+    epochs = min(args.epochs, QUICK_EPOCHS) if args.quick else args.epochs
+
+    train_rows, validation_rows, test_rows = read_words()
+    train_rows = train_rows[:QUICK_WORDS] if args.quick else train_rows
+    languages = sorted({language for _, language in train_rows})
+    vocab = Vocabulary("".join(sorted({c for word, _ in train_rows for c in word})))
+    show_padding_and_packing(test_rows, vocab)
+    train_dataset = WordsDataset(train_rows, vocab, languages)
+    validation_dataset, test_dataset = (
+        WordsDataset(rows, vocab, languages) for rows in (validation_rows, test_rows)
+    )
+    train_loader = DataLoader(train_dataset, batch_size=args.batch_size, shuffle=True, collate_fn=collate)
+    shape = {"cell": args.cell, "n_layers": args.layers, "bidirectional": args.bidirectional}
+    print(
+        f"\n2) {len(train_rows):,} training words, {len(validation_rows):,} validation, {len(test_rows):,} test;"
+        f" {len(vocab) - 2} characters; {args.cell.upper()} x {args.layers}"
+        f"{' bidirectional' if args.bidirectional else ''}, on {device}"
+    )
+
+    classifier = RNNClassifier(len(vocab), len(languages), **shape).to(device)
+    # Step 2: cross-entropy over the languages; Adam, as in the lecture, with a one-cycle schedule
+    # (a short warm-up, then the rate falls to nearly 0), which lets a few epochs settle well.
+    criterion = nn.CrossEntropyLoss()
+    optimizer = torch.optim.Adam(classifier.parameters(), lr=args.lr)
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(
+        optimizer, max_lr=args.lr, total_steps=epochs * len(train_loader)
+    )
+
+    # Step 3: the training cycle. The validation words pick nothing here: they only show, epoch by epoch,
+    # how well the model does on words it never trained on.
+    log = kit.EpochLog(epochs, args.lr, reference=math.log(len(languages)), seconds=True)
+    for epoch in range(1, epochs + 1):
+        train_loss = train(classifier, device, train_loader, criterion, optimizer, scheduler)
+        validation_accuracy, _ = test(classifier, device, validation_dataset)
+        log.end_epoch(epoch, train_loss=train_loss, validation_accuracy=validation_accuracy)
+
+    results = final_test(classifier, device, test_dataset, languages, args.cell, figures_on, args)
+    if args.save:
+        kit.save_checkpoint(
+            args.save, LESSON, classifier, vocabulary=vocab.chars, languages=languages, **shape
+        )
+    return {
+        **results,
+        "batches_per_epoch": len(train_loader),
+        "history": log.history,
+        "vocabulary": vocab.chars,
+    }
+
+
+def parse_args(argv):
+    parser = kit.lesson_parser(__doc__.splitlines()[0], epochs=N_EPOCHS, lr=LR, batch_size=BATCH_SIZE)
+    parser.add_argument("--cell", choices=sorted(CELLS), default="gru", help="the recurrent cell")
+    parser.add_argument("--layers", type=kit.positive_int, default=N_LAYERS, help="stacked recurrent layers")
+    parser.add_argument("--bidirectional", action="store_true", help="also read each word backwards")
+    kit.add_checkpoint_flags(parser, LESSON)
+    parser.add_argument(
+        "--predict", action="store_true", help="guess the language of each WORD, from a saved model"
+    )
+    parser.add_argument(
+        "words", nargs="*", metavar="WORD", help="words for --predict (after --, words may start with -)"
+    )
+    args = parser.parse_args(argv)
+    if args.words and not args.predict:
+        parser.error(f"words are read only with --predict: {' '.join(args.words)}")
+    return args
+
+
+def final_test(classifier, device, test_dataset, languages, cell, figures_on, args):
+    test_accuracy, guesses = test(classifier, device, test_dataset)
+    print(
+        f"\n3) Test accuracy {test_accuracy:.1f}% on {len(test_dataset):,} words never seen in training "
+        f"(chance: {100 / len(languages):.0f}%)"
+    )
+    confusion = report(guesses, test_dataset, languages)
+    if figures_on:
+        draw_confusion(confusion, languages, cell, args)
+    return {
+        "test_accuracy": test_accuracy,
+        "confusion": confusion.tolist(),
+        "device": str(device),
+        "summary": f"test accuracy {test_accuracy:.1f}% ({cell})",
+    }
 
 
 def report(guesses, dataset, languages):
@@ -215,20 +332,32 @@ def load_model(path, device):
     checkpoint = kit.load_checkpoint(path, LESSON)
     try:
         vocab, languages = Vocabulary(checkpoint["vocabulary"]), list(checkpoint["languages"])
-        shape = {key: checkpoint[key] for key in ("cell", "layers", "bidirectional")}
+        shape = {key: checkpoint[key] for key in ("cell", "n_layers", "bidirectional")}
     except KeyError as missing:
         raise kit.LessonError(
             f"--load {path}: this checkpoint lacks {missing}; save it again with --save"
         ) from None
     if shape["cell"] not in CELLS:
         raise kit.LessonError(f"--load {path}: unknown cell {shape['cell']!r}")
-    model = WordClassifier(len(vocab), len(languages), **shape)
-    kit.load_weights(model, checkpoint, path)
-    return model.to(device), vocab, languages, shape
+    classifier = RNNClassifier(len(vocab), len(languages), **shape)
+    kit.load_weights(classifier, checkpoint, path)
+    return classifier.to(device), vocab, languages, shape
+
+
+def load_and_test(args, device):
+    """--load without --predict: test a saved model on the test words; no training."""
+    classifier, vocab, languages, shape = load_model(args.load, device)
+    print(f"Loaded the {shape['cell'].upper()} saved in {kit.shown(args.load)}")
+    test_rows = read_words()[2]
+    test_dataset = WordsDataset(test_rows, vocab, languages)
+    return final_test(
+        classifier, device, test_dataset, languages, shape["cell"], kit.start_figures(args), args
+    )
 
 
 def predict_words(args, device):
-    """--predict: the top languages of each WORD, from a saved model; never trains."""
+    """--predict: the top languages of each WORD, from a saved model; never trains (the lecture's
+    test(name))."""
     for word in args.words:
         if not any(c.isalpha() for c in word):
             raise kit.LessonError(f"--predict needs words made of letters: {word!r} has none")
@@ -238,11 +367,11 @@ def predict_words(args, device):
             "--predict needs a trained model, and none is saved yet. Train and save one first with:"
             f" python {LESSON}.py --save   (or give one with --load PATH)"
         )
-    model, vocab, languages, shape = load_model(path, device)
+    classifier, vocab, languages, shape = load_model(path, device)
     print(f"Which language? ({shape['cell'].upper()} from {kit.shown(path)})")
     dataset = WordsDataset([(word, languages[0]) for word in args.words], vocab, languages)  # labels unused
     predictions = []
-    for word, probabilities in zip(args.words, predict(model, dataset, device)):
+    for word, probabilities in zip(args.words, predict(classifier, device, dataset)):
         top = probabilities.topk(TOP)
         ranked = [(languages[i], p) for p, i in zip(top.values.tolist(), top.indices.tolist())]
         unseen = sorted({c for c in word.lower() if c not in vocab.index})
@@ -252,114 +381,6 @@ def predict_words(args, device):
     return {
         "predictions": predictions,
         "summary": "; ".join(f"{p['word']}: {p['top'][0][0]}" for p in predictions),
-    }
-
-
-def main(argv=None):
-    parser = kit.lesson_parser(__doc__.splitlines()[0], epochs=EPOCHS, lr=LR, batch_size=BATCH_SIZE)
-    parser.add_argument("--cell", choices=sorted(CELLS), default="gru", help="the recurrent cell")
-    parser.add_argument("--layers", type=kit.positive_int, default=1, help="stacked recurrent layers")
-    parser.add_argument("--bidirectional", action="store_true", help="also read each word backwards")
-    kit.add_checkpoint_flags(parser, LESSON)
-    parser.add_argument(
-        "--predict", action="store_true", help="guess the language of each WORD, from a saved model"
-    )
-    parser.add_argument(
-        "words", nargs="*", metavar="WORD", help="words for --predict (after --, words may start with -)"
-    )
-    args = parser.parse_args(argv)
-    if args.words and not args.predict:
-        parser.error(f"words are read only with --predict: {' '.join(args.words)}")
-    kit.seed_everything(args.seed)
-    device = kit.pick_device(args.device)
-    if args.predict:
-        return predict_words(args, device)
-    figures_on = kit.start_figures(args)
-
-    train_rows, validation_rows, test_rows = read_words()
-    if args.quick:
-        train_rows = train_rows[:QUICK_WORDS]
-    epochs = min(args.epochs, QUICK_EPOCHS) if args.quick else args.epochs
-    if args.load:
-        model, vocab, languages, shape = load_model(args.load, device)
-        print(f"Loaded the {shape['cell'].upper()} saved in {args.load}")
-    else:
-        languages = sorted({language for _, language in train_rows})
-        vocab = Vocabulary("".join(sorted({c for word, _ in train_rows for c in word})))
-        shape = {"cell": args.cell, "layers": args.layers, "bidirectional": args.bidirectional}
-        show_padding_and_packing(test_rows, vocab)
-        model = WordClassifier(len(vocab), len(languages), **shape).to(device)
-    test_set = WordsDataset(test_rows, vocab, languages)
-
-    history = []
-    if not args.load:
-        print(
-            f"\n2) {len(train_rows):,} training words, {len(validation_rows):,} validation, {len(test_rows):,} test;"
-            f" {len(vocab) - 2} characters; {args.cell.upper()} x {args.layers}"
-            f"{' bidirectional' if args.bidirectional else ''}, on {device}"
-        )
-        train_loader = DataLoader(
-            WordsDataset(train_rows, vocab, languages),
-            batch_size=args.batch_size,
-            shuffle=True,
-            collate_fn=collate,
-        )
-        validation_set = WordsDataset(validation_rows, vocab, languages)
-        # Step 2: cross-entropy over the languages; Adam, as in the lecture, with a one-cycle schedule
-        # (a short warm-up, then the rate falls to nearly 0), which lets a few epochs settle well.
-        criterion = nn.CrossEntropyLoss()
-        optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
-        scheduler = torch.optim.lr_scheduler.OneCycleLR(
-            optimizer, max_lr=args.lr, total_steps=epochs * len(train_loader)
-        )
-        # Step 3: the training cycle over padded batches; the validation words pick nothing here, they
-        # only show how well the model does on words it never trained on, epoch by epoch.
-        for epoch in range(1, epochs + 1):
-            started = time.perf_counter()
-            model.train()
-            total = torch.zeros(
-                (), device=device
-            )  # summed on the device: .item() every step would wait for it
-            for chars, lengths, targets in train_loader:
-                chars, targets = chars.to(device), targets.to(device)
-                loss = criterion(model(chars, lengths), targets)
-                optimizer.zero_grad()
-                loss.backward()
-                optimizer.step()
-                scheduler.step()
-                total += loss.detach()
-            train_loss = total.item() / len(train_loader)
-            kit.stop_if_diverged(train_loss, args.lr, f"at epoch {epoch}", reference=math.log(len(languages)))
-            validation_accuracy, _ = accuracy(model, validation_set, device)
-            seconds = time.perf_counter() - started
-            history.append(
-                {
-                    "epoch": epoch,
-                    "train_loss": train_loss,
-                    "validation_accuracy": validation_accuracy,
-                    "seconds": seconds,
-                }
-            )
-            print(
-                f"   epoch {epoch}   loss {train_loss:.4f}   validation accuracy {validation_accuracy:.1%}   {seconds:.1f} s"
-            )
-
-    test_accuracy, guesses = accuracy(model, test_set, device)
-    print(
-        f"\n3) Test accuracy {test_accuracy:.1%} on {len(test_set):,} words never seen in training (chance: {1 / len(languages):.0%})"
-    )
-    confusion = report(guesses, test_set, languages)
-    if args.save:
-        kit.save_checkpoint(args.save, LESSON, model, vocabulary=vocab.chars, languages=languages, **shape)
-    if figures_on:
-        draw_confusion(confusion, languages, shape["cell"], args)
-    return {
-        "test_accuracy": test_accuracy,
-        "history": history,
-        "confusion": confusion.tolist(),
-        "vocabulary": vocab.chars,
-        "device": str(device),
-        "summary": f"test accuracy {test_accuracy:.1%} ({shape['cell']})",
     }
 
 

@@ -9,12 +9,13 @@ data. During backward(), DistributedDataParallel averages the gradients of all r
 takes the same step and the copies stay identical: one model, trained on all the data, by many workers.
 torchrun starts the processes and tells each one its rank and how to reach the others (README shows
 the launch across several machines).
+
+Your turn: exercises/12_distributed_sampler.py (python exercises/check.py 12).
 """
 
 import datetime
 import os
 import socket
-import time
 
 import lesson_tools as kit
 
@@ -23,7 +24,7 @@ import torch.distributed as dist
 import torch.nn.functional as F
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
-from torch.utils.data import DataLoader, TensorDataset
+from torch.utils.data import DataLoader, Subset, TensorDataset
 from torch.utils.data.distributed import DistributedSampler
 from torchvision import datasets
 
@@ -70,10 +71,11 @@ def say(*args, **kwargs):
 
 
 def load_mnist(train, limit=None):
-    """MNIST as in lesson 07: datasets.MNIST over the shipped files, normalised once into a TensorDataset."""
-    mnist = datasets.MNIST(kit.mnist_root(), train=train, download=False)
-    images = mnist.data[:limit].float().div_(255).sub_(MNIST_MEAN).div_(MNIST_STD)
-    return TensorDataset(images.unsqueeze(1), mnist.targets[:limit])
+    """MNIST as in lesson 07: datasets.MNIST (the files are in place, nothing is downloaded), normalised
+    once into a TensorDataset."""
+    dataset = datasets.MNIST(kit.mnist_root(), train=train, download=True)
+    images = dataset.data[:limit].float().div_(255).sub_(MNIST_MEAN).div_(MNIST_STD)
+    return TensorDataset(images.unsqueeze(1), dataset.targets[:limit])
 
 
 # Step 1: the model: lesson 07's CNN, unchanged. Each rank builds its own copy.
@@ -91,17 +93,47 @@ class Net(nn.Module):
         return self.fc(x.flatten(1))
 
 
+def make_train_loader(train_dataset, batch_size, rank, world_size, seed):
+    """This rank's share of the training data, in batches of batch_size / world_size.
+
+    DistributedSampler shuffles all indices with the same seed on every rank, then deals them out like
+    cards: rank r takes positions r, r + world_size, ... . So the shards are disjoint and together cover
+    the data once per epoch."""
+    sampler = DistributedSampler(train_dataset, num_replicas=world_size, rank=rank, shuffle=True, seed=seed)
+    local_batch = max(1, batch_size // world_size)
+    return sampler, DataLoader(train_dataset, batch_size=local_batch, sampler=sampler)
+
+
+def train(model, device, train_loader, criterion, optimizer, scheduler):
+    """Step 3 for one epoch, on this rank's shard. Returns the mean loss per image over all ranks."""
+    model.train()
+    total_loss = 0.0
+    for data, target in train_loader:
+        data, target = data.to(device), target.to(device)
+        output = model(data)
+        loss = criterion(output, target)
+        optimizer.zero_grad()
+        loss.backward()  # DDP averages the gradients across ranks while backward() runs
+        optimizer.step()  # every rank applies the same averaged gradient: the copies stay equal
+        scheduler.step()
+        total_loss += loss.item() * len(data)
+    totals = torch.tensor([total_loss, len(train_loader.sampler)], device=device, dtype=torch.float64)
+    dist.all_reduce(totals)  # the sums over all ranks: every rank then holds the same mean
+    return (totals[0] / totals[1]).item()
+
+
 @torch.inference_mode()
-def test(model, test_set, rank, world_size, device):
-    """Each rank tests its own slice of the test set; an all-reduce adds up the counts of all ranks."""
+def test(model, device, test_dataset, rank, world_size):
+    """Each rank tests its own slice of the test set; an all-reduce adds up the counts of all ranks.
+    Returns the percent right over the whole test set, and how many images that was."""
     model.eval()
-    mine = torch.utils.data.Subset(test_set, range(rank, len(test_set), world_size))
-    correct = torch.zeros((), device=device)
+    mine = Subset(test_dataset, range(rank, len(test_dataset), world_size))
+    correct = 0
     for data, target in DataLoader(mine, batch_size=TEST_BATCH):
-        correct += (model(data.to(device)).argmax(dim=1) == target.to(device)).sum()
-    counts = torch.stack([correct, torch.tensor(float(len(mine)), device=device)])
-    dist.all_reduce(counts, op=dist.ReduceOp.SUM)  # afterwards every rank holds the totals
-    return 100.0 * counts[0].item() / counts[1].item()
+        correct += (model(data.to(device)).argmax(dim=1) == target.to(device)).sum().item()
+    counts = torch.tensor([correct, len(mine)], device=device, dtype=torch.float64)
+    dist.all_reduce(counts)  # afterwards every rank holds the totals
+    return 100.0 * (counts[0] / counts[1]).item(), int(counts[1].item())
 
 
 def main(argv=None):
@@ -116,78 +148,59 @@ def main(argv=None):
         device_type = "cpu"
     rank, world_size, device = start_process_group(device_type)
     try:
-        # The same seed on every rank: the copies of the model start from identical weights
-        # (DDP also copies rank 0's weights to the others when it wraps the model, to be sure).
-        kit.seed_everything(args.seed)
-        epochs = 1 if args.quick else args.epochs
-        local_batch = max(1, args.batch_size // world_size)
-        say(
-            f"{world_size} process(es), backend {dist.get_backend()}, device {device}, "
-            f"global batch {local_batch * world_size} = {world_size} x {local_batch}"
-        )
-        train_set = load_mnist(train=True, limit=QUICK_IMAGES if args.quick else None)
-        test_set = load_mnist(train=False)
-        # DistributedSampler shuffles all indices with the same seed on every rank, then deals them out
-        # like cards: rank r takes positions r, r + world_size, ... . So the shards are disjoint and
-        # together cover the data once per epoch.
-        sampler = DistributedSampler(
-            train_set, num_replicas=world_size, rank=rank, shuffle=True, seed=args.seed
-        )
-        train_loader = DataLoader(train_set, batch_size=local_batch, sampler=sampler)
-
-        model = Net().to(device)
-        if device.type == "cpu":
-            model = model.to(memory_format=torch.channels_last)  # faster CPU convolutions (lesson 07)
-        model = DistributedDataParallel(model, device_ids=[device] if device.type == "cuda" else None)
-
-        # Step 2: lesson 07's loss and optimizer.
-        criterion = nn.CrossEntropyLoss()
-        optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr)
-        scheduler = torch.optim.lr_scheduler.OneCycleLR(
-            optimizer, max_lr=args.lr, total_steps=epochs * len(train_loader)
-        )
-
-        # Step 3: the training cycle, on this rank's shard.
-        history = []
-        for epoch in range(1, epochs + 1):
-            started = time.perf_counter()
-            sampler.set_epoch(epoch)  # a new shuffle each epoch; without it every epoch repeats the first
-            model.train()
-            total = torch.zeros((), device=device)
-            for data, target in train_loader:
-                data, target = data.to(device), target.to(device)
-                loss = criterion(model(data), target)
-                optimizer.zero_grad()
-                loss.backward()  # DDP averages the gradients across ranks while backward() runs
-                optimizer.step()  # every rank applies the same averaged gradient: the copies stay equal
-                scheduler.step()
-                total += loss.detach()
-            dist.all_reduce(total, op=dist.ReduceOp.SUM)  # the mean training loss over all ranks
-            train_loss = total.item() / (len(train_loader) * world_size)
-            kit.stop_if_diverged(train_loss, args.lr, f"in epoch {epoch}")
-            accuracy = test(model.module, test_set, rank, world_size, device)
-            seconds = time.perf_counter() - started
-            history.append(
-                {"epoch": epoch, "train_loss": train_loss, "test_accuracy": accuracy, "seconds": seconds}
-            )
-            say(
-                f"   epoch {epoch}/{epochs}   train loss {train_loss:.4f}   test accuracy {accuracy:.2f}%   "
-                f"{seconds:.1f} s"
-            )
-        if args.save and rank == 0:  # one writer: the copies are identical anyway
-            kit.save_checkpoint(args.save, LESSON, model.module, test_accuracy=accuracy)
-        dist.barrier()  # nobody leaves before the checkpoint is complete
-        if rank == 0 and kit.start_figures(args):
-            kit.plot_curves(history, f"{LESSON}_{world_size}proc", args)
-        return {
-            "world_size": world_size,
-            "test_accuracy": accuracy,
-            "history": history,
-            "seconds_per_epoch": sum(row["seconds"] for row in history) / len(history),
-            "summary": f"test accuracy {accuracy:.2f}% on {world_size} process(es)",
-        }
+        return train_on_every_rank(args, rank, world_size, device)
     finally:
         dist.destroy_process_group()  # also after an error or Ctrl-C, so no rank is left waiting
+
+
+def train_on_every_rank(args, rank, world_size, device):
+    # The same seed on every rank: the copies of the model start from identical weights
+    # (DDP also copies rank 0's weights to the others when it wraps the model, to be sure).
+    kit.seed_everything(args.seed)
+    epochs = 1 if args.quick else args.epochs
+    train_dataset = load_mnist(train=True, limit=QUICK_IMAGES if args.quick else None)
+    test_dataset = load_mnist(train=False)
+    sampler, train_loader = make_train_loader(train_dataset, args.batch_size, rank, world_size, args.seed)
+    say(
+        f"{world_size} process(es), backend {dist.get_backend()}, device {device}, "
+        f"global batch {train_loader.batch_size * world_size} = {world_size} x {train_loader.batch_size}"
+    )
+
+    model = Net().to(device)
+    if device.type == "cpu":
+        model = model.to(memory_format=torch.channels_last)  # faster CPU convolutions (lesson 07)
+    model = DistributedDataParallel(model, device_ids=[device] if device.type == "cuda" else None)
+
+    # Step 2: lesson 07's loss and optimizer.
+    criterion = nn.CrossEntropyLoss()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr)
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(
+        optimizer, max_lr=args.lr, total_steps=epochs * len(train_loader)
+    )
+
+    # Step 3: the training cycle, on this rank's shard; rank 0 alone prints.
+    log = kit.EpochLog(epochs, args.lr, seconds=True, show=rank == 0)
+    for epoch in range(1, epochs + 1):
+        sampler.set_epoch(epoch)  # a new shuffle each epoch; without it every epoch repeats the first
+        train_loss = train(model, device, train_loader, criterion, optimizer, scheduler)
+        accuracy, tested = test(model.module, device, test_dataset, rank, world_size)
+        log.end_epoch(epoch, train_loss=train_loss, test_accuracy=accuracy)
+
+    if args.save and rank == 0:  # one writer: the copies are identical anyway
+        kit.save_checkpoint(args.save, LESSON, model.module, test_accuracy=accuracy)
+    dist.barrier()  # nobody leaves before the checkpoint is complete
+    if rank == 0 and kit.start_figures(args):
+        kit.plot_curves(log.history, f"{LESSON}_{world_size}proc", args)
+    return {
+        "world_size": world_size,
+        "rank": rank,
+        "local_batch": train_loader.batch_size,
+        "test_accuracy": accuracy,
+        "tested_images": tested,
+        "history": log.history,
+        "seconds_per_epoch": sum(row["seconds"] for row in log.history) / len(log.history),
+        "summary": f"test accuracy {accuracy:.2f}% on {world_size} process(es)",
+    }
 
 
 if __name__ == "__main__":

@@ -1,20 +1,23 @@
-"""Plumbing every lesson needs and no lecture teaches, kept here so that each lesson holds only its lesson.
+"""Plumbing every lesson shares, kept here so that each lesson holds only its lesson.
 
-It gives every lesson the same command line, picks the device, seeds the random generators, finds
-and verifies the shipped data files, writes figures and checkpoints safely (to a per-user folder when
-the course folder cannot be written), and turns expected problems (bad data, an absent GPU, a
-diverging run, Ctrl-C) into one clear message instead of a traceback. Nothing here is PyTorch you
-need for the lectures.
+It gives every lesson the same command line, finds and verifies the shipped data files, writes
+figures and checkpoints safely (to a per-user folder when the course folder cannot be written),
+records each epoch in one call, and turns expected problems (bad data, an absent GPU, a diverging
+run, Ctrl-C) into one clear message instead of a traceback.
+
+Two things here the videos do show, in one line each: choosing the device (`device = 'cuda' if
+cuda.is_available() else 'cpu'`) and seeding (`torch.manual_seed(777)`). pick_device and
+seed_everything do the same with more care (Apple's MPS, a clear message for an absent GPU): read
+them once, then trust them.
 """
 
 import os
 
 # PyTorch's CPU threads meet at a barrier after every operation. By default a thread that arrives early
 # spins, burning its core while it waits; beside another busy program the thread it waits for may not
-# even be running, and a lesson then crawls: beside a second lesson, 09 --quick took 39.6 s spinning and
-# 12.4 s sleeping (bench/threads.py, README). On a quiet machine sleeping was as fast, within the runs'
-# spread. OpenMP reads this once, when torch is first imported, which is why every lesson imports
-# lesson_tools before torch. A value you set yourself wins.
+# even be running, and a lesson then crawls. Sleeping instead costs nothing on a quiet machine
+# (bench/README.md has the measurements). OpenMP reads this setting once, when torch is first imported:
+# that is why every lesson imports lesson_tools before torch. A value you set yourself wins.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import argparse  # noqa: E402  (after the line above, on purpose)
@@ -26,6 +29,7 @@ import random  # noqa: E402
 import shutil  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
+import time  # noqa: E402
 from contextlib import contextmanager  # noqa: E402
 from pathlib import Path  # noqa: E402
 
@@ -70,15 +74,17 @@ class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
 
 
 def lesson_parser(
-    description: str, *, epochs: int, lr: float, batch_size: int | None = None, seed: int = 0
+    description: str, *, epochs: int, lr: float, batch_size: int | None = None, seed: int | None = 0
 ) -> argparse.ArgumentParser:
-    """The flags every lesson shares; a lesson adds its own on the returned parser."""
+    """The flags every lesson shares; a lesson adds its own on the returned parser. --batch-size only
+    where there are batches, --seed only where something is random (seed=None: nothing is)."""
     parser = argparse.ArgumentParser(description=description, formatter_class=_HelpFormatter)
     parser.add_argument("--epochs", type=positive_int, default=epochs, help="passes over the training data")
     parser.add_argument("--lr", type=positive_float, default=lr, help="learning rate")
     if batch_size is not None:
         parser.add_argument("--batch-size", type=positive_int, default=batch_size, help="samples per step")
-    parser.add_argument("--seed", type=int, default=seed, help="random seed: same seed, same numbers")
+    if seed is not None:
+        parser.add_argument("--seed", type=int, default=seed, help="random seed: same seed, same numbers")
     parser.add_argument(
         "--device",
         choices=["auto", "cpu", "cuda", "mps"],
@@ -360,13 +366,16 @@ def _mnist_is_prepared(root: Path) -> bool:
 
 
 def mnist_root() -> Path:
-    """A folder that torchvision.datasets.MNIST(root, download=False) can read.
+    """A folder in which torchvision.datasets.MNIST(root, download=True) finds MNIST already in place,
+    so that it downloads nothing.
 
-    torchvision reads only uncompressed IDX files from root/MNIST/raw, so the shipped .gz files are
-    checked against data/mnist/SHA256SUMS and uncompressed there once: into data/mnist/prepared, or
-    into a per-user folder when the course folder cannot be written. Each file is written under a
-    temporary name and renamed when complete, so lessons starting at once, or a run killed half-way,
-    never leave a half file that is later trusted.
+    torchvision reads uncompressed IDX files from root/MNIST/raw, so the shipped .gz files are checked
+    against data/mnist/SHA256SUMS and uncompressed there once: into data/mnist/prepared, or into a
+    per-user folder when the course folder cannot be written. Each file is written under a temporary
+    name and renamed when complete, so lessons starting at once, or a run killed half-way, never leave a
+    half file that is later trusted. (torchvision's own download=True would unpack the archives itself,
+    but it writes straight onto the final name and afterwards checks only that the file exists: a run
+    killed half-way would leave a cut-off file that every later run trusts.)
     """
     places = [DATA / "mnist" / "prepared", *_user_folders("mnist")[1:]]
     for root in places:
@@ -421,17 +430,18 @@ def save_figure(fig, name: str, args) -> Path:
     return path
 
 
-def plot_curves(history: list[dict], name: str, args) -> Path:
-    """The training loss and the test accuracy of each epoch, side by side, saved as <name>.png."""
+def plot_curves(history: list[dict], name: str, args, right: str = "test_accuracy") -> Path:
+    """The training loss and another number of each epoch (test accuracy unless said), side by side."""
     import matplotlib.pyplot as plt
 
     epochs = [row["epoch"] for row in history]
-    fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.5))
+    fig, (left, right_ax) = plt.subplots(1, 2, figsize=(9, 3.5))
     left.plot(epochs, [row["train_loss"] for row in history], marker="o")
-    left.set(xlabel="epoch", ylabel="cross-entropy", title="Training loss")
-    right.plot(epochs, [row["test_accuracy"] for row in history], marker="o", color="tab:green")
-    right.set(xlabel="epoch", ylabel="percent", title="Test accuracy")
-    for ax in (left, right):
+    left.set(xlabel="epoch", ylabel="loss", title="Training loss")
+    right_ax.plot(epochs, [row[right] for row in history], marker="o", color="tab:green")
+    title = right.replace("_", " ").capitalize()
+    right_ax.set(xlabel="epoch", ylabel="percent" if right.endswith(PERCENT) else "", title=title)
+    for ax in (left, right_ax):
         ax.xaxis.set_major_locator(plt.MaxNLocator(integer=True))  # whole epochs only
     return save_figure(fig, name, args)
 
@@ -457,6 +467,51 @@ def stop_if_diverged(loss: float, lr: float, where: str = "", reference: float |
             f"training diverged: the loss {what}{' ' + where if where else ''}. "
             f"The learning rate {lr:g} is too large for this model; try a smaller --lr, e.g. {lr / 10:g}."
         )
+
+
+PERCENT = ("accuracy", "match")  # numbers whose names end so are percentages, 0 to 100
+
+
+class EpochLog:
+    """What every lesson does after an epoch's inner loop, in one call: end_epoch(epoch, name=number, ...).
+
+    It times the epoch, stops a diverging run (watching the first number whose name ends in "loss"),
+    keeps the numbers as a row of `history` (which the figures and bench/ read) and prints them on one
+    line: the first epochs, every `every`-th and the last (none with show=False), with the epoch's
+    seconds where seconds=True (lessons whose epochs take seconds).
+    """
+
+    def __init__(self, epochs, lr, reference=None, every=1, show=True, seconds=False):
+        self.epochs, self.lr, self.reference, self.every = epochs, lr, reference, every
+        self.show, self.seconds = show, seconds
+        self.history: list[dict] = []
+        self._started = time.perf_counter()
+
+    def end_epoch(self, epoch: int, **numbers) -> dict:
+        seconds = time.perf_counter() - self._started
+        loss = next(name for name in numbers if name.endswith("loss"))
+        # without a reference given, the first epoch's loss is the starting value divergence is judged by
+        reference = (
+            self.reference if self.reference is not None or not self.history else self.history[0][loss]
+        )
+        stop_if_diverged(numbers[loss], self.lr, f"at epoch {epoch}", reference=reference)
+        row = {"epoch": epoch, **numbers, "seconds": seconds}
+        self.history.append(row)
+        if self.show and (epoch <= 3 or epoch % self.every == 0 or epoch == self.epochs):
+            shown = [f"epoch {epoch:{len(str(self.epochs))}d}/{self.epochs}"]
+            for name, value in numbers.items():
+                if isinstance(value, str):
+                    text = value
+                elif name.endswith(PERCENT):
+                    text = f"{value:.2f}%"
+                else:
+                    text = f"{value:.4f}" if abs(value) >= 1e-3 or value == 0 else f"{value:.2e}"
+                shown.append(f"{name.replace('_', ' ')} {text}")
+            if self.seconds:
+                shown.append(f"{seconds:.1f} s")
+            print("   " + "   ".join(shown), flush=True)
+        self._started = time.perf_counter()
+        return row
 
 
 RESULT_ENV = "COURSE_RESULT_JSON"  # run_course.py and bench/ ask a lesson to write its results here
