@@ -14,6 +14,7 @@ Your turn: exercises/12_distributed_sampler.py (python exercises/check.py 12).
 """
 
 import datetime
+import math
 import os
 import socket
 
@@ -179,7 +180,7 @@ def train_on_every_rank(args, rank, world_size, device):
     )
 
     # Step 3: the training cycle, on this rank's shard; rank 0 alone prints.
-    log = kit.EpochLog(epochs, args.lr, seconds=True, show=rank == 0)
+    log = kit.EpochLog(epochs, args.lr, reference=math.log(10), seconds=True, show=rank == 0)  # as in 06
     for epoch in range(1, epochs + 1):
         sampler.set_epoch(epoch)  # a new shuffle each epoch; without it every epoch repeats the first
         train_loss = train(model, device, train_loader, criterion, optimizer, scheduler)
