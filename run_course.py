@@ -5,7 +5,7 @@
     python run_course.py --only 03,07       # a subset
     python run_course.py --markdown results.md    # also write the summary as a Markdown table
     python run_course.py --figures docs/figures --readme   # refresh README's figures and results table
-    python run_course.py --links            # only point README's code links at the lines they name
+    python run_course.py --links            # only refresh README's code links and its table of flags
 
 A failing lesson does not stop the run: the others still run, and the exit status is 1 at the end.
 """
@@ -106,6 +106,53 @@ def replace_readme_section(name: str, text: str, readme: Path = kit.REPO / "READ
     print(f"README.md: {name} section updated")
 
 
+SHARED_FLAGS = [
+    "--epochs",
+    "--lr",
+    "--batch-size",
+    "--seed",
+    "--device",
+    "--quick",
+    "--figures",
+    "--no-figures",
+    "--show",
+]
+
+
+def lesson_flags(lesson: str) -> list[str]:
+    """The flags a lesson takes, read from its own parser's --help: the parser is the truth."""
+    import contextlib
+    import importlib.util
+    import io
+
+    spec = importlib.util.spec_from_file_location(f"_flags_{lesson}", kit.REPO / f"{lesson}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    text = io.StringIO()
+    with contextlib.redirect_stdout(text), contextlib.suppress(SystemExit):
+        module.main(["--help"])
+    return [flag for flag in re.findall(r"^  (-{1,2}[a-z][\w-]*)", text.getvalue(), re.M) if flag != "-h"]
+
+
+def flags_table() -> str:
+    """Which lesson takes which flags, generated from the parsers (README's flags section)."""
+    lines = [
+        "| lesson | shared flags it takes | its own flags |",
+        "|---|---|---|",
+    ]
+    for lesson in LESSONS:
+        flags = lesson_flags(lesson)
+        shared = [flag for flag in SHARED_FLAGS if flag in flags]
+        shared_text = (
+            "all"
+            if shared == SHARED_FLAGS
+            else "all but " + ", ".join(f"`{flag}`" for flag in SHARED_FLAGS if flag not in flags)
+        )
+        own = ", ".join(f"`{flag}`" for flag in flags if flag not in SHARED_FLAGS) or "-"
+        lines.append(f"| `{lesson}.py` | {shared_text} | {own} |")
+    return "\n".join(lines) + "\n"
+
+
 LINK = re.compile(r"\[`([^`]+)`\]\(([\w./]+\.py)#L\d+\)")
 
 
@@ -149,9 +196,12 @@ def main(argv=None) -> int:
     parser.add_argument(
         "--readme", action="store_true", help="also put the summary into README.md's results section"
     )
-    parser.add_argument("--links", action="store_true", help="only point README's code links at their lines")
+    parser.add_argument(
+        "--links", action="store_true", help="only refresh README's code links and flags table"
+    )
     args = parser.parse_args(argv)
     if args.links:
+        replace_readme_section("flags", flags_table())
         refresh_links()
         return 0
 
@@ -188,6 +238,7 @@ def main(argv=None) -> int:
         print(f"markdown: {path}")
     if args.readme:
         replace_readme_section("results", markdown_table(rows, machine, command))
+        replace_readme_section("flags", flags_table())
         refresh_links()
     failed = [row["lesson"] for row in rows if not row["ok"]]
     if failed:

@@ -2,7 +2,7 @@
 
     python bench/threads.py                       # 06, 07 and 09 --quick, every setting, every scene
     python bench/threads.py --lessons 07 --repeats 3
-    python bench/threads.py --readme              # put the table into README.md
+    python bench/threads.py --readme              # put the table into bench/README.md
 
 Each lesson runs with `--quick --no-figures` in a fresh process, in three scenes:
   quiet    alone on the machine;
@@ -82,7 +82,7 @@ def main(argv=None) -> int:
     parser.add_argument("--lessons", default="06,07,09", help="comma-separated lesson numbers")
     parser.add_argument("--settings", default=";".join(SETTINGS), help="semicolon-separated setting names")
     parser.add_argument("--repeats", type=int, default=1, help="runs per lesson, setting and scene")
-    parser.add_argument("--readme", action="store_true", help="put the Markdown table into README.md")
+    parser.add_argument("--readme", action="store_true", help="put the Markdown table into bench/README.md")
     args = parser.parse_args(argv)
     lessons = [name.strip() for name in args.lessons.split(",")]
     settings = [name.strip() for name in args.settings.split(";")]
@@ -100,7 +100,7 @@ def main(argv=None) -> int:
             print(rows[-1], flush=True)
     text = "\n".join(rows) + "\n\n" + "\n".join(f"- {line}" for line in environment) + "\n"
     if args.readme:
-        replace_readme_section("threads", text)
+        replace_readme_section("threads", text, readme=REPO / "bench" / "README.md")
     return 0
 
 

@@ -10,12 +10,13 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import lesson_tools as kit
 
 import pytest
 import torch
-from conftest import REPO, load_lesson, quick
+from conftest import REPO, load_lesson, quick, run_script
 
 # ----------------------------------------------------------------------------- the shared command line
 
@@ -212,6 +213,71 @@ def test_a_bare_save_goes_to_the_course_checkpoints_folder(course_in, capsys):
     assert kit.saved_checkpoint("03_logistic") is None
 
 
+def test_written_files_get_a_normal_files_mode(tmp_path):
+    """mkstemp makes a private temporary file (0600); what a lesson writes must be readable as any file is."""
+    umask = os.umask(0o022)
+    try:
+        import matplotlib.pyplot as plt
+
+        checkpoint = kit.save_checkpoint(tmp_path / "m.pt", "02_linear_regression", torch.nn.Linear(1, 1))
+        args = argparse.Namespace(figures=tmp_path, show=False, no_figures=False)
+        kit.start_figures(args)
+        figure = kit.save_figure(plt.figure(), "picture", args)
+        with kit.atomic_path(tmp_path / "notes.txt") as temporary:
+            temporary.write_text("hello")
+    finally:
+        os.umask(umask)
+    for path in (checkpoint, figure, tmp_path / "notes.txt"):
+        assert path.stat().st_mode & 0o777 == 0o644, path
+
+
+def test_an_interrupted_results_file_leaves_the_old_one_whole(tmp_path, monkeypatch):
+    results = tmp_path / "result.json"
+    results.write_text('{"old": 1}')
+    monkeypatch.setenv(kit.RESULT_ENV, str(results))
+    real_write_text = Path.write_text
+
+    def half_then_fail(self, text, *args, **kwargs):
+        real_write_text(self, text[: len(text) // 2], *args, **kwargs)
+        raise Interrupted
+
+    monkeypatch.setattr(Path, "write_text", half_then_fail)
+    with pytest.raises(Interrupted):
+        kit.run(lambda: {"test_accuracy": 99.0, "summary": "a long enough result to cut in half"})
+    monkeypatch.undo()
+    assert json.loads(results.read_text()) == {"old": 1} and [p.name for p in tmp_path.iterdir()] == [
+        "result.json"
+    ]
+
+
+# ----------------------------------------------------------------------------- one call after each epoch
+
+
+def test_epoch_log_records_times_prints_and_stops_divergence(capsys):
+    log = kit.EpochLog(epochs=12, lr=0.1, every=5, seconds=True)
+    rows = [
+        log.end_epoch(epoch, train_loss=1.0 / epoch, test_accuracy=50.0 + epoch) for epoch in range(1, 13)
+    ]
+    assert [row["epoch"] for row in log.history] == list(range(1, 13)) and rows == log.history
+    assert all(row["seconds"] >= 0 and row["test_accuracy"] == 50.0 + row["epoch"] for row in rows)
+    printed = capsys.readouterr().out.splitlines()
+    assert [line.split()[1] for line in printed] == ["1/12", "2/12", "3/12", "5/12", "10/12", "12/12"]
+    assert (
+        "train loss 0.5000" in printed[1]
+        and "test accuracy 52.00%" in printed[1]
+        and printed[1].endswith(" s")
+    )
+    quiet = kit.EpochLog(epochs=3, lr=0.1, show=False)
+    quiet.end_epoch(1, loss=0.7)
+    assert capsys.readouterr().out == ""
+    with pytest.raises(kit.LessonError, match="over 10 times its starting value 0.7 at epoch 2"):
+        quiet.end_epoch(2, loss=7.5)  # judged against the first epoch's loss
+    with pytest.raises(kit.LessonError, match="became nan at epoch 1"):
+        kit.EpochLog(epochs=3, lr=0.1).end_epoch(1, w=2.0, loss=float("nan"))
+    with pytest.raises(kit.LessonError, match="over 10 times its starting value 2.3"):
+        kit.EpochLog(epochs=3, lr=0.1, reference=2.3).end_epoch(1, loss=24.0)
+
+
 # ----------------------------------------------------------------------------- paths the learner sees
 
 
@@ -359,7 +425,7 @@ def test_ctrl_c_stops_cleanly(tmp_path):
             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
         )
         deadline = time.monotonic() + 60
-        while "epoch  100 " not in output.read_text() and time.monotonic() < deadline:  # training under way
+        while not re.search(r"epoch +100/", output.read_text()) and time.monotonic() < deadline:  # training
             time.sleep(0.05)
         process.send_signal(signal.SIGINT)
         _, stderr = process.communicate(timeout=60)
@@ -396,17 +462,59 @@ def test_sha256_of_matches_hashlib(tmp_path):
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
-def test_an_expected_problem_ends_a_lesson_in_one_line_and_the_runner_goes_on(capsys):
-    """Both lessons run as their own processes, as a learner starts them: each must end with the one
-    line of its LessonError (no traceback) and exit status 1, and the runner must carry on and say so."""
+def test_an_expected_problem_ends_a_lesson_in_one_line_and_the_runner_goes_on(tmp_path, capsys):
+    """The lesson runs as its own process, as a learner starts it: it must end with the one line of its
+    LessonError (no traceback) and exit status 1, and the runner must say so and exit 1."""
     import run_course
 
-    assert run_course.main(["--only", "01,02", "--quick", "--no-figures", "--device", "cuda"]) == 1
+    assert run_course.main(["--only", "01", "--quick", "--no-figures", "--device", "cuda"]) == 1
     out = capsys.readouterr().out
-    for lesson in ("01_autograd", "02_linear_regression"):
-        shown = out.split(f"===== {lesson} ")[1].split("\n", 1)[1].split("\n=====")[0].strip().splitlines()
-        assert len(shown) == 1 and shown[0].startswith(
-            "error: --device cuda was asked for, but PyTorch sees no"
-        )
-        assert re.search(rf"{lesson} +[\d.]+ s  FAILED \(exit status 1\)", out)
-    assert "2 lesson(s) failed: 01_autograd, 02_linear_regression" in out
+    assert out.count("===== ") == 2  # the one lesson asked for, then the summary
+    shown = out.split("===== 01_autograd ")[1].split("\n", 1)[1].split("\n=====")[0].strip().splitlines()
+    assert len(shown) == 1 and shown[0].startswith("error: --device cuda was asked for, but PyTorch sees no")
+    assert re.search(r"01_autograd +[\d.]+ s  FAILED \(exit status 1\)", out)
+    assert "1 lesson(s) failed: 01_autograd" in out
+
+
+def test_the_runner_passes_its_flags_to_every_lesson_it_runs(monkeypatch, tmp_path):
+    import run_course
+
+    calls = []
+
+    def fake_run(lesson, flags, own_flags=()):
+        calls.append((lesson, list(flags), list(own_flags)))
+        return {
+            "lesson": " ".join([lesson, *own_flags]),
+            "ok": True,
+            "summary": "-",
+            "seconds": 0.0,
+            "figures": [],
+        }
+
+    monkeypatch.setattr(run_course, "run_lesson", fake_run)
+    flags = ["--only", "3,11", "--quick", "--no-figures", "--device", "cpu", "--figures", str(tmp_path)]
+    assert run_course.main([*flags, "--markdown", str(tmp_path / "r.md")]) == 0
+    expected = ["--quick", "--no-figures", "--device", "cpu", "--figures", str(tmp_path)]
+    assert calls == [
+        ("03_logistic", expected, []),
+        ("11_seq2seq", expected, []),
+        ("11_seq2seq", expected, ["--attention"]),
+    ]
+    assert (tmp_path / "r.md").read_text().count("| `") == 3
+    calls.clear()
+    assert run_course.main(["--only", "2"]) == 0 and calls == [("02_linear_regression", [], [])]
+    with pytest.raises(SystemExit):
+        run_course.main(["--only", "13"])
+
+
+def test_the_runner_gives_a_quick_lesson_its_quick_result(tmp_path):
+    # 01 --quick trains 10 epochs of the lecture's gradient descent from w = 1 at lr 0.01, worked out here
+    w = 1.0
+    for _ in range(10):
+        for x, y in zip([1.0, 2.0, 3.0], [2.0, 4.0, 6.0]):
+            w -= 0.01 * 2 * x * (x * w - y)
+    done = run_script(
+        "run_course.py", "--only", "01", "--quick", "--no-figures", "--markdown", "r.md", cwd=tmp_path
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"predict(4) = {4 * w:.2f}" in (tmp_path / "r.md").read_text()
