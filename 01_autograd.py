@@ -3,9 +3,11 @@
 python 01_autograd.py            # sweep w, train by hand, backpropagate by hand, train with autograd
 python 01_autograd.py --help     # every flag
 
-Your turn: exercises/01_gradients.py (python exercises/check.py 01).
+Your turn: exercises/01_hand_gradients.py (python exercises/check.py 01).
 """
 
+# lesson_tools comes first in every lesson: it tells PyTorch's threads to sleep rather than spin while they
+# wait, and torch reads that setting only once, when it is first imported.
 import lesson_tools as kit
 
 import torch

@@ -3,7 +3,7 @@
 python 03_logistic.py
 python 03_logistic.py --help
 
-Your turn: exercises/03_bce_by_hand.py (python exercises/check.py 03).
+Your turn: exercises/03_stable_bce.py (python exercises/check.py 03).
 """
 
 import lesson_tools as kit

@@ -4,7 +4,7 @@ python 05_dataloader.py
 python 05_dataloader.py --workers 0     # load in the main process
 python 05_dataloader.py --help
 
-Your turn: exercises/05_word_dataset.py (python exercises/check.py 05).
+Your turn: exercises/05_words_dataset.py (python exercises/check.py 05).
 """
 
 import lesson_tools as kit

@@ -7,7 +7,7 @@ python 07_cnn_mnist.py --save         # also keep the trained model (checkpoints
 python 07_cnn_mnist.py --load checkpoints/07_cnn_mnist.pt   # test a saved model, no training
 python 07_cnn_mnist.py --help         # every flag
 
-Your turn: exercises/07a_output_sizes.py and exercises/07b_residual_block.py (python exercises/check.py 07).
+Your turn: exercises/07a_conv_sizes.py and exercises/07b_residual_block.py (python exercises/check.py 07).
 """
 
 import math

@@ -9,7 +9,7 @@ At each step an RNN cell takes one input (here a character) and its hidden state
 hidden state: a summary of everything it has read so far. That memory is why RNNs suit text, where what
 comes next depends on what came before.
 
-Your turn: exercises/08_rnn_cell.py (python exercises/check.py 08).
+Your turn: exercises/08_rnn_step.py (python exercises/check.py 08).
 """
 
 import math

@@ -12,7 +12,7 @@ Polish: 6,000 each, from Debian's word lists) ship with the course, and data/wor
 where each list comes from and under which license. The lecture's 13_4 (packing) is shown first here
 because the training below packs its batches.
 
-Your turn: exercises/09_last_hidden_state.py (python exercises/check.py 09).
+Your turn: exercises/09_last_hidden.py (python exercises/check.py 09).
 """
 
 import csv

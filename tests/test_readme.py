@@ -47,6 +47,50 @@ def test_every_lesson_is_in_the_table_with_its_original_scripts():
         assert script in table
 
 
+def test_the_flags_table_is_what_the_lessons_parsers_take():
+    assert section("flags").strip() == run_course.flags_table().strip()  # `python run_course.py --links`
+
+
+def test_generated_sections_hold_a_table_and_the_machine_it_ran_on():
+    for name in ("results", "lecture-setups"):
+        text = section(name)
+        assert "| lesson |" in text and re.search(r"20\d\d-\d\d-\d\d|torch \d", text), name
+    assert "FAILED" not in README  # verdicts live in bench/README.md
+
+
+LESSONS = sorted(REPO.glob("[0-9][0-9]_*.py"))
+
+
+@pytest.mark.parametrize("path", LESSONS, ids=lambda path: path.stem)
+def test_a_lesson_reads_like_the_lecture(path):
+    """Step 1, 2 and 3 in order; no function longer than about 60 lines; no lesson changes args; no
+    measured figure in prose; the docstring ends by pointing at the lesson's exercise, which exists."""
+    import ast
+
+    text = path.read_text()
+    if path.stem != "01_autograd":  # lectures 2-4 have no model class
+        steps = [text.index(f"# Step {n}") for n in (1, 2, 3)]
+        assert steps == sorted(steps)
+    tree = ast.parse(text)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef):
+            assert node.end_lineno - node.lineno < 66, (
+                f"{node.name} is {node.end_lineno - node.lineno + 1} lines"
+            )
+        if isinstance(node, (ast.Assign, ast.AugAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            for target in targets:
+                for part in ast.walk(target):
+                    assert not (
+                        isinstance(part, ast.Attribute) and getattr(part.value, "id", "") == "args"
+                    ), f"line {node.lineno} changes args"
+    assert "measured" not in text.lower()
+    last = ast.get_docstring(tree).splitlines()[-1]
+    exercises = re.findall(r"exercises/([\w.]+\.py)", last)
+    assert last.startswith("Your turn:") and exercises
+    assert all((REPO / "exercises" / name).is_file() for name in exercises)
+
+
 def test_ci_runs_the_readme_test_command():
     command = re.search(r"# 2\. set up and run the tests\n(.+)\n", README).group(1)
     assert command in (REPO / ".ci" / "run").read_text()
