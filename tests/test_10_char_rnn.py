@@ -1,39 +1,86 @@
-"""Lesson 10 (lecture 13_3): a character RNN that writes words in the language it is asked for."""
+"""Lesson 10 (lecture 13_3): a character RNN that writes words in the language it is asked for. Its
+losses, its bigram baseline and its sampling are recomputed here by hand, on tiny inputs; its flags are
+run with other values and their effect checked; validation and test numbers come from their own words."""
 
+import csv
+import math
 import re
+from collections import Counter
 
 import lesson_tools as kit
 
 import pytest
-from conftest import load_lesson
+import torch
+from conftest import REPO, load_lesson
+from torch import nn
+from torch.utils.data import DataLoader
 
-lesson = load_lesson("10_char_rnn")
+LESSON = "10_char_rnn"
+lesson = load_lesson(LESSON)
 # a Polish letter or spelling: in 64% of the Polish training words, in under 1% of the others' (measured)
 POLISH = re.compile("[ąćęłńśźż]|sz|cz|rz|dz")
 
 
 @pytest.fixture(scope="module")
-def quick(tmp_path_factory):
-    """One --quick training run, saved, shared by every test here."""
-    path = tmp_path_factory.mktemp("char_rnn") / "m.pt"
-    return lesson.main(["--quick", "--no-figures", "--save", str(path)]), path
+def run10(trained):
+    """The shared quick run (results, checkpoint, figures), made before any test patches the data."""
+    return trained(LESSON)
 
 
 def generate(path, *flags):
-    return lesson.main(["--generate", "--load", str(path), *flags])["samples"]
+    return lesson.main(["--generate", "--load", str(path), "--device", "cpu", *flags])["samples"]
 
 
-def test_quick_run_beats_the_bigram_baseline_on_held_out_words(quick):
-    result, _ = quick
+def tiny_model(vocab, seed=0):
+    torch.manual_seed(seed)
+    return lesson.RNN(len(vocab.names), vocab.n_outputs, hidden_size=16, n_layers=1, embedding_size=8).eval()
+
+
+def loss_by_hand(decoder, sequences):
+    """Mean cross-entropy per predicted token, each word alone and unpadded: every character and the
+    <end>, predicted from the tokens before it."""
+    total, count = 0.0, 0
+    with torch.no_grad():
+        for tokens in sequences:
+            scores, _ = decoder(tokens[:-1][None])
+            log_p = scores[0].double().log_softmax(dim=1)
+            total -= sum(log_p[t, nxt].item() for t, nxt in enumerate(tokens[1:].tolist()))
+            count += len(tokens) - 1
+    return total / count
+
+
+def bigram_by_hand(train_rows, chars):
+    """log P(next | language, previous) counted pair by pair, plus one for every token but padding."""
+    counts = Counter()
+    for word, language in train_rows:
+        tokens = [f"<{language}>", *word, "<end>"]
+        counts.update((language, a, b) for a, b in zip(tokens, tokens[1:]))
+    followers = ["<end>", *chars]
+
+    def log_p(language, previous, following):
+        total = sum(counts[language, previous, f] + 1 for f in followers)
+        return math.log((counts[language, previous, following] + 1) / total)
+
+    return log_p
+
+
+# ----------------------------------------------------------------------------- the shared quick run
+
+
+def test_quick_run_beats_the_bigram_baseline_on_held_out_words(run10):
+    result, _, figures = run10
     # measured for seeds 0-2: the GRU is 0.18-0.19 nats per character below the bigram (about 2.51
     # against 2.69); 0.1 leaves room for noise but fails a model that only matches a table of pairs
     assert result["test_loss_per_char"] < result["bigram_loss_per_char"] - 0.1
+    assert [row["epoch"] for row in result["history"]] == [1, 2]
     assert result["history"][-1]["train_loss"] < result["history"][0]["train_loss"]
-    assert result["novel_share"] > 0.5  # measured 1.00: it writes new words, not remembered ones
+    assert result["batches_per_epoch"] == math.ceil(lesson.QUICK_TRAIN / lesson.QUICK_BATCH)
+    assert result["novel_share"] > 50  # percent; measured 100: it writes new words, not remembered ones
+    assert (figures / "10_char_rnn_loss.png").read_bytes()[:4] == b"\x89PNG"
 
 
-def test_samples_use_only_vocabulary_characters_and_temperature_controls_variety(quick):
-    result, path = quick
+def test_samples_use_only_vocabulary_characters_and_temperature_controls_variety(run10):
+    result, path, _ = run10
     written = [word for words in result["samples"].values() for word in words]
     assert written and all(set(word) <= set(result["vocabulary"]) for word in written)
     hot = generate(path, "--language", "polish", "-n", "200", "--temperature", "3")  # long, wild words
@@ -41,9 +88,45 @@ def test_samples_use_only_vocabulary_characters_and_temperature_controls_variety
     assert sum(bool(word) for word in written) > 0.9 * len(written)  # measured: 1-3 of 500 are empty
     # a tiny temperature leaves only the likeliest character at every step: the same word every time
     assert len(set(generate(path, "--language", "english", "-n", "8", "--temperature", "1e-4"))) == 1
-    assert (
-        len(set(generate(path, "--language", "english", "-n", "8", "--temperature", "2"))) > 4
-    )  # measured 8
+    bold = generate(path, "--language", "english", "-n", "8", "--temperature", "2")
+    assert len(set(bold)) > 4  # measured 8 different words of 8
+
+
+def test_the_vocabulary_holds_only_characters_of_the_training_words(run10):
+    result, _, _ = run10
+    train_rows, val_rows, test_rows = lesson.read_words()
+    training = {c for word, _ in train_rows[: lesson.QUICK_TRAIN] for c in word}
+    held_out_only = {c for word, _ in val_rows + test_rows for c in word} - training
+    assert set(result["vocabulary"]) == training
+    assert held_out_only  # measured: è and ú occur in held-out words, not in the 1,000 quick training words
+    assert not held_out_only & set(result["vocabulary"])
+
+
+def test_generate_from_a_saved_model_obeys_language_start_and_n(run10):
+    _, path, _ = run10
+    spanish = generate(path, "--language", "spanish", "--start", "ca", "-n", "10")
+    assert len(spanish) == 10 and all(word.startswith("ca") for word in spanish)
+    assert len(generate(path, "-n", "3")) == 3 * len(lesson.LANGUAGES)  # without --language: every one
+    # --start is read, not just glued on: given the first letters of its own likeliest word, the model is
+    # where writing them left it, and goes on to the same word
+    greedy = ("--language", "spanish", "-n", "1", "--temperature", "1e-4")
+    word = generate(path, *greedy)[0]
+    assert len(word) > 2 and generate(path, *greedy, "--start", word[:2]) == [word]
+    polish, english = (generate(path, "--language", lang, "-n", "40") for lang in ("polish", "english"))
+    polish_like = [sum(bool(POLISH.search(word)) for word in words) for words in (polish, english)]
+    assert polish_like[0] >= 8 and polish_like[1] <= 2  # measured for seeds 0-2: 12-23 of 40, and 0 of 40
+    with pytest.raises(kit.LessonError, match="never saw 7"):
+        generate(path, "--start", "c7")
+
+
+def test_generate_follows_the_seed(run10):
+    _, path, _ = run10
+    flags = ("--language", "dutch", "-n", "20")
+    first = generate(path, *flags)
+    assert generate(path, *flags) == first and generate(path, *flags, "--seed", "1") != first
+
+
+# ----------------------------------------------------------------------------- by hand, on tiny inputs
 
 
 def test_the_target_is_the_input_shifted_by_one():
@@ -58,14 +141,222 @@ def test_the_target_is_the_input_shifted_by_one():
     ]
 
 
-def test_the_vocabulary_holds_only_characters_of_the_training_words(quick):
-    result, _ = quick
-    train_rows, val_rows, test_rows = lesson.read_words()
-    training = {c for word, _ in train_rows[: lesson.QUICK_TRAIN] for c in word}
-    held_out_only = {c for word, _ in val_rows + test_rows for c in word} - training
-    assert set(result["vocabulary"]) == training
-    assert held_out_only  # measured: è and ú occur in held-out words, not in the 1,000 quick training words
-    assert not held_out_only & set(result["vocabulary"])
+def test_characters_never_collide_with_padding_end_or_language_tokens():
+    vocab = lesson.Vocabulary.from_words(["zebra", "łódź", "ação"], lesson.LANGUAGES)
+    numbers = [vocab.index[c] for c in vocab.chars]
+    starts = [vocab.index[f"<{lang}>"] for lang in lesson.LANGUAGES]
+    assert len(set(numbers + starts + [lesson.PAD, lesson.END])) == len(vocab.chars) + len(starts) + 2
+    assert len(vocab.names) == len(set(vocab.names))
+    # the model scores padding, <end> and every character, never a start token (always an input)
+    assert all(n < vocab.n_outputs for n in numbers) and all(n >= vocab.n_outputs for n in starts)
+    for word in ("zebra", "łódź", "ação"):
+        tokens = vocab.encode(word, "polish").tolist()
+        assert tokens[0] == vocab.index["<polish>"] and tokens[-1] == lesson.END
+        assert vocab.decode(tokens[1:]) == word
+
+
+def test_loss_per_char_counts_every_character_and_the_end_but_never_padding():
+    vocab = lesson.Vocabulary.from_words(["a", "abracadabra", "cab"], ["english", "spanish"])
+    words = [("a", "english"), ("abracadabra", "spanish"), ("cab", "english"), ("bad", "spanish")]
+    sequences = [vocab.encode(w, lang) for w, lang in words]
+    decoder = tiny_model(vocab)
+    assert lesson.loss_per_char(decoder, sequences, "cpu") == pytest.approx(
+        loss_by_hand(decoder, sequences), rel=1e-5
+    )
+
+
+def test_training_loss_is_the_mean_per_predicted_token_over_batches_of_any_size():
+    vocab = lesson.Vocabulary.from_words(["a", "abracadabra", "cab"], ["english", "spanish"])
+    words = [
+        ("abracadabra", "spanish"),
+        ("a", "english"),
+        ("cab", "english"),
+        ("bad", "spanish"),
+        ("d", "english"),
+    ]
+    sequences = [vocab.encode(w, lang) for w, lang in words]
+    decoder = tiny_model(vocab)
+    loader = DataLoader(sequences, batch_size=2, collate_fn=lesson.make_batch)  # 14, 8 and 2 tokens
+    optimizer = torch.optim.Adam(decoder.parameters(), lr=0.0)  # lr 0: the weights stay as they are
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
+    criterion = nn.CrossEntropyLoss(ignore_index=lesson.PAD)
+    loss = lesson.train(decoder, "cpu", loader, criterion, optimizer, scheduler)
+    assert loss == pytest.approx(loss_by_hand(decoder.eval(), sequences), rel=1e-5)
+    # the mean of the three batches' means would be another number, which the test tells apart
+    per_batch = [loss_by_hand(decoder, sequences[i : i + 2]) for i in (0, 2, 4)]
+    assert abs(sum(per_batch) / 3 - loss_by_hand(decoder, sequences)) > 1e-3
+
+
+def test_bigram_table_counts_the_pairs_with_add_one_smoothing_over_every_token_but_padding():
+    rows = [("aab", "english"), ("ba", "english"), ("abba", "spanish"), ("a", "english")]
+    vocab = lesson.Vocabulary.from_words([w for w, _ in rows], ["english", "spanish"])
+    table = lesson.bigram_table([vocab.encode(w, lang) for w, lang in rows], vocab)
+    log_p = bigram_by_hand(rows, vocab.chars)
+    assert table.shape == (2, len(vocab.names), vocab.n_outputs)
+    for li, language in enumerate(vocab.languages):
+        for previous in vocab.names:
+            row = table[li, vocab.index[previous]]
+            assert row[lesson.PAD] == -math.inf  # padding never follows anything
+            for following in ["<end>", *vocab.chars]:
+                expected = log_p(language, previous, following)
+                assert row[vocab.index[following]].item() == pytest.approx(expected, abs=1e-6), (
+                    language,
+                    previous,
+                    following,
+                )
+
+
+def test_generate_never_writes_padding_even_when_the_model_prefers_it():
+    vocab = lesson.Vocabulary.from_words(["ab", "ba"], ["english"])
+    decoder = tiny_model(vocab)
+    with torch.no_grad():
+        decoder.linear.bias[lesson.PAD] = 1e4  # padding's score far above every other token's
+    torch.manual_seed(0)
+    words = lesson.generate(decoder, vocab, "english", 50, 1.0, "cpu")
+    assert len(words) == 50 and all(set(word) <= set("ab") for word in words)
+
+
+@pytest.mark.parametrize("temperature", [0.5, 2.0])
+def test_generate_samples_from_softmax_of_the_scores_divided_by_the_temperature(temperature):
+    vocab = lesson.Vocabulary.from_words(["ab"], ["english"])
+    decoder = tiny_model(vocab)
+    with torch.no_grad():  # the same scores after every input: <end> 0, a 2, b 0 (and padding 5, masked)
+        decoder.linear.weight.zero_()
+        decoder.linear.bias.copy_(torch.tensor([5.0, 0.0, 2.0, 0.0]))
+    torch.manual_seed(0)
+    words = lesson.generate(decoder, vocab, "english", 2000, temperature, "cpu")
+    odds = torch.tensor([0.0, 2.0, 0.0]).div(temperature).softmax(dim=0).tolist()  # <end>, a, b
+    first = Counter(word[:1] for word in words)
+    # 2,000 draws: the standard error of a share is at most 0.011, so 0.05 is over 4 of them; a wrong
+    # temperature (multiplied instead of divided, or none) moves the share of "a" by more than 0.2
+    for letter, p in zip(["", "a", "b"], odds):
+        assert first[letter] / len(words) == pytest.approx(p, abs=0.05), letter
+
+
+# ----------------------------------------------------------------------------- runs on a few words
+
+
+@pytest.fixture(scope="module")
+def few_words():
+    """40 training, 30 validation and 30 test words, each set of other words."""
+    train, validation, test = lesson.read_words()
+    return train[:40], validation[:30], test[:30]
+
+
+@pytest.fixture(scope="module")
+def tiny_runs(few_words, tmp_path_factory):
+    """Quick runs on few_words at lr 1e-9 (the weights stay where --seed puts them), without figures: one
+    epoch, saved; two epochs in batches of 7; the same at another seed."""
+    path = tmp_path_factory.mktemp("char_rnn_tiny") / "m.pt"
+    course = tmp_path_factory.mktemp("course")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(kit, "REPO", course)  # the course's own folders, to see that nothing is written there
+        patch.setattr(lesson, "read_words", lambda: few_words)
+        patch.setattr(lesson, "NOVELTY_SAMPLES", 2)  # the words written at the end are not checked here
+        one = lesson.main(["--quick", "--no-figures", "--epochs", "1", "--lr", "1e-9", "--save", str(path)])
+        sevens = lesson.main(["--quick", "--no-figures", "--batch-size", "7", "--lr", "1e-9"])
+        other_seed = lesson.main(
+            ["--quick", "--no-figures", "--batch-size", "7", "--lr", "1e-9", "--seed", "1"]
+        )
+    return one, sevens, other_seed, path, course
+
+
+def held_out(rows, vocab):
+    """Held-out words as tokens, those with a character training never saw left out."""
+    return [vocab.encode(w, lang) for w, lang in rows if set(w) <= set(vocab.chars)]
+
+
+def test_reported_losses_are_per_token_on_their_own_words(few_words, tiny_runs):
+    train, validation, test = few_words
+    one, _, _, path, _ = tiny_runs
+    checkpoint = kit.load_checkpoint(path, LESSON)
+    vocab = lesson.Vocabulary(checkpoint["vocabulary"], checkpoint["languages"])
+    sizes = {key: checkpoint[key] for key in ("hidden_size", "n_layers", "embedding_size")}
+    decoder = lesson.RNN(len(vocab.names), vocab.n_outputs, **sizes)
+    decoder.load_state_dict(checkpoint["model"])
+    decoder.eval()
+    assert vocab.chars == "".join(sorted({c for w, _ in train for c in w}))  # the training words' own
+    sets = [[vocab.encode(w, lang) for w, lang in train], held_out(validation, vocab), held_out(test, vocab)]
+    on_train, on_validation, on_test = (loss_by_hand(decoder, part) for part in sets)
+    (row,) = one["history"]  # --epochs 1
+    # 40 words in batches of 32 and 8, each padded to its longest word: padding must not count (lr 1e-9
+    # moved no weight by more than 1e-10, so the saved model is the one that was measured)
+    assert row["train_loss"] == pytest.approx(on_train, rel=1e-5)
+    assert row["validation_loss"] == pytest.approx(on_validation, rel=1e-5)
+    assert one["test_loss_per_char"] == pytest.approx(on_test, rel=1e-5)
+    # the three are told apart: validation and test words differ, and padding has its own loss
+    with torch.no_grad():
+        inputs, targets = lesson.make_batch(sets[0])
+        padded = nn.functional.cross_entropy(decoder(inputs)[0].flatten(0, 1), targets.flatten()).item()
+    assert abs(on_validation - on_test) > 1e-3 and abs(padded - on_train) > 1e-3  # measured 0.011, 0.0095
+    # the bigram baseline: counted here in the training words, scored on the test words
+    log_p = bigram_by_hand(train, vocab.chars)
+    pairs = [
+        (lang, a, b)
+        for w, lang in test
+        if set(w) <= set(vocab.chars)
+        for a, b in zip([f"<{lang}>", *w], [*w, "<end>"])
+    ]
+    assert one["bigram_loss_per_char"] == pytest.approx(-sum(log_p(*p) for p in pairs) / len(pairs), rel=1e-5)
+
+
+def test_epochs_batch_size_lr_and_seed(tiny_runs):
+    one, sevens, other_seed, _, course = tiny_runs
+    assert one["batches_per_epoch"] == 2 and len(one["history"]) == 1  # --quick: at most 32 words a step
+    assert sevens["batches_per_epoch"] == math.ceil(40 / 7) and len(sevens["history"]) == 2
+    # lr 1e-9: the loss does not fall; at the default rate the same 12 steps take it down by over 0.1
+    first, second = (row["train_loss"] for row in sevens["history"])
+    assert abs(second - first) < 1e-5
+    # the same seed starts from the same weights, whatever the batches: the same mean loss per token
+    assert first == pytest.approx(one["history"][0]["train_loss"], rel=1e-5)
+    assert abs(other_seed["history"][0]["train_loss"] - first) > 1e-3  # other starting weights: 0.011 apart
+    assert other_seed["vocabulary"] == one["vocabulary"]  # the words do not move with --seed
+    assert not any(course.iterdir())  # --no-figures draws nothing; no bare --save, no checkpoint
+
+
+def test_without_quick_the_batch_size_is_not_capped(few_words, monkeypatch):
+    monkeypatch.setattr(lesson, "read_words", lambda: few_words)
+    monkeypatch.setattr(lesson, "NOVELTY_SAMPLES", 2)
+    assert lesson.main(["--no-figures", "--epochs", "1", "--batch-size", "40"])["batches_per_epoch"] == 1
+
+
+def test_the_split_is_fixed_disjoint_and_by_position():
+    train, validation, test = lesson.read_words()  # it takes no seed; tiny_runs' other seed reads the same
+    with open(REPO / "data" / "words" / "words.csv", encoding="utf-8") as file:
+        rows = [(row["word"], row["language"]) for row in csv.DictReader(file)]
+    assert (train, validation, test) == (rows[:24000], rows[24000:27000], rows[27000:])
+    words = [{word for word, _ in part} for part in (train, validation, test)]
+    assert not words[0] & words[2] and not words[0] & words[1]
+
+
+def test_a_saved_model_is_rebuilt_with_its_own_sizes(tmp_path):
+    vocab = lesson.Vocabulary("abcdefghij", lesson.LANGUAGES)
+    torch.manual_seed(0)
+    sizes = {"hidden_size": 12, "n_layers": 2, "embedding_size": 6}  # none of them the lesson's
+    decoder = lesson.RNN(len(vocab.names), vocab.n_outputs, **sizes)
+    path = kit.save_checkpoint(
+        tmp_path / "small.pt", LESSON, decoder, vocabulary=vocab.chars, languages=vocab.languages, **sizes
+    )
+    # temperature 1e-4: the likeliest token at every step, so the words depend on the weights alone
+    written = generate(path, "--language", "english", "-n", "3", "--start", "b", "--temperature", "1e-4")
+    assert written == lesson.generate(decoder, vocab, "english", 3, 1e-4, "cpu", "b")
+
+
+def test_flag_misuse_is_refused(capsys):
+    for flags in (
+        ["-n", "0"],
+        ["--generate", "-n", "0"],
+        ["--generate", "--save"],
+        ["--load", "m.pt", "--save", "x.pt"],
+        ["--language", "polish"],
+        ["--start", "ca"],
+        ["--temperature", "0"],
+        ["--generate", "--language", "klingon"],
+    ):
+        with pytest.raises(SystemExit) as stopped:
+            lesson.main(flags)
+        assert stopped.value.code == 2, flags
+    assert "epoch" not in capsys.readouterr().out
 
 
 def test_generate_without_a_saved_model_says_how_to_make_one(monkeypatch, tmp_path, capsys):
@@ -77,22 +368,29 @@ def test_generate_without_a_saved_model_says_how_to_make_one(monkeypatch, tmp_pa
     assert "epoch" not in capsys.readouterr().out  # it did not train instead
 
 
-def test_generate_from_a_saved_model_obeys_language_and_start(quick):
-    _, path = quick
-    spanish = generate(path, "--language", "spanish", "--start", "ca", "-n", "10")
-    assert len(spanish) == 10 and all(word.startswith("ca") for word in spanish)
-    # --start is read, not just glued on: given the first letters of its own likeliest word, the model is
-    # where writing them left it, and goes on to the same word
-    greedy = ("--language", "spanish", "-n", "1", "--temperature", "1e-4")
-    word = generate(path, *greedy)[0]
-    assert len(word) > 2 and generate(path, *greedy, "--start", word[:2]) == [word]
-    polish, english = (generate(path, "--language", lang, "-n", "40") for lang in ("polish", "english"))
-    polish_like = [sum(bool(POLISH.search(word)) for word in words) for words in (polish, english)]
-    assert polish_like[0] >= 8 and polish_like[1] <= 2  # measured for seeds 0-2: 12-23 of 40, and 0 of 40
-    with pytest.raises(kit.LessonError, match="never saw 7"):
-        generate(path, "--start", "c7")
+def test_a_bare_save_is_what_generate_reads_and_a_default_run_saves_nothing(
+    run10, few_words, course_in, monkeypatch
+):
+    import matplotlib.pyplot as plt
+
+    _, other, _ = run10
+    monkeypatch.setattr(lesson, "read_words", lambda: few_words)
+    monkeypatch.setattr(lesson, "NOVELTY_SAMPLES", 2)
+    shown = []
+    monkeypatch.setattr(plt, "show", lambda *a, **k: shown.append(1))
+    lesson.main(["--quick", "--show", "--epochs", "1"])
+    assert not (course_in / "checkpoints").exists()
+    assert (course_in / "figures" / "10_char_rnn_loss.png").read_bytes()[:4] == b"\x89PNG" and shown == [1]
+    lesson.main(["--quick", "--no-figures", "--epochs", "1", "--save"])
+    path = course_in / "checkpoints" / "10_char_rnn.pt"
+    assert path.is_file()
+    flags = ["--generate", "--device", "cpu", "--language", "spanish", "-n", "20"]
+    bare = lesson.main(flags)["samples"]
+    assert bare == lesson.main([*flags, "--load", str(path)])["samples"]
+    assert bare != lesson.main([*flags, "--load", str(other)])["samples"]  # --load wins over the bare save
 
 
-def test_a_huge_learning_rate_stops_with_a_clear_message():
+def test_a_huge_learning_rate_stops_with_a_clear_message(few_words, monkeypatch):
+    monkeypatch.setattr(lesson, "read_words", lambda: few_words)
     with pytest.raises(kit.LessonError, match="training diverged"):
-        lesson.main(["--quick", "--no-figures", "--lr", "1e6"])
+        lesson.main(["--quick", "--no-figures", "--lr", "1e6", "--batch-size", "4"])

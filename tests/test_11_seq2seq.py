@@ -1,5 +1,9 @@
-"""Lesson 11 (lecture 14): seq2seq for dates, with and without attention."""
+"""Lesson 11 (lecture 14): seq2seq for dates, with and without attention. Attention and the encoder are
+recomputed here by hand, the reported numbers on hand-made inputs; the flags are run with other values;
+the held-out dates are a fair sample that training never sees, whatever --seed."""
 
+import math
+import random
 import re
 from datetime import date, datetime
 
@@ -8,6 +12,8 @@ import lesson_tools as kit
 import pytest
 import torch
 from conftest import load_lesson
+from torch import nn
+from torch.utils.data import DataLoader
 
 lesson = load_lesson("11_seq2seq")
 
@@ -15,8 +21,8 @@ lesson = load_lesson("11_seq2seq")
 # seeds 0-2: exact match 18.8%, 25.8%, 22.4%; characters right 83.3%, 87.1%, 85.7%. Writing the likeliest
 # character at every step gets 52% of the characters right and no whole date, so the floors below are
 # well above a model that learned nothing, and well below what a working one reaches.
-QUICK_EXACT_FLOOR = 0.05
-QUICK_CHAR_FLOOR = 0.75
+QUICK_EXACT_FLOOR = 5.0
+QUICK_CHAR_FLOOR = 75.0
 
 # The same dates, read by Python's own parser: one pattern per format of the lesson (ordinals stripped).
 PATTERNS = [
@@ -33,30 +39,84 @@ PATTERNS = [
 WEEKDAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 
 
+def text_of_input(tokens) -> str:
+    return "".join(lesson.IN_CHARS[i - 1] for i in tokens.tolist() if i != lesson.PAD)
+
+
+def spy_on(patch):
+    """Record every list of pairs the lesson encodes (its training pairs, then its test pairs) and every
+    test() result."""
+    seen = {"encoded": [], "tested": []}
+    encode, test = lesson.encode, lesson.test
+
+    def encoding(pairs):
+        seen["encoded"].append(list(pairs))
+        return encode(pairs)
+
+    def testing(*args, **kwargs):
+        seen["tested"].append(test(*args, **kwargs))
+        return seen["tested"][-1]
+
+    patch.setattr(lesson, "encode", encoding)
+    patch.setattr(lesson, "test", testing)
+    return seen
+
+
 @pytest.fixture(scope="module")
-def quick(tmp_path_factory):
-    """One quick attention run, with its heatmap, shared by the tests below."""
+def quick_attention(tmp_path_factory):
+    """One quick attention run, with its figures, shared by the tests below; and what it encoded."""
     folder = tmp_path_factory.mktemp("seq2seq")
-    return lesson.main(["--quick", "--attention", "--figures", str(folder)]), folder
+    with pytest.MonkeyPatch.context() as patch:
+        seen = spy_on(patch)
+        result = lesson.main(["--quick", "--attention", "--figures", str(folder)])
+    return result, folder, seen
 
 
-def test_quick_attention_translates_dates_it_never_saw(quick):
-    result, _ = quick
-    assert result["attention"] is True
+def test_quick_attention_translates_dates_it_never_saw(quick_attention):
+    result, folder, _ = quick_attention
     assert result["test_exact_match"] >= QUICK_EXACT_FLOOR
     assert result["test_char_accuracy"] >= QUICK_CHAR_FLOOR
+    assert [row["epoch"] for row in result["history"]] == [1, 2]
     assert result["history"][-1]["train_loss"] < result["history"][0]["train_loss"]
+    assert result["batches_per_epoch"] == math.ceil(lesson.QUICK_PAIRS / lesson.QUICK_BATCH)
     assert set(result["accuracy_by_length"]) == {f"{low}-{high}" for low, high in lesson.LENGTH_BUCKETS}
     shown = result["examples"]
     assert shown and all(e["right"] == (e["output"] == e["target"]) for e in shown)
+    for name in ("11_seq2seq_attention.png", "11_seq2seq_curves_attention.png"):
+        assert (folder / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_held_out_dates_never_appear_in_training():
+def test_quick_test_dates_are_a_fair_sample_of_the_held_out_days(quick_attention):
+    _, _, seen = quick_attention
+    train, test = seen["encoded"]
+    assert len(train) == lesson.QUICK_PAIRS and len(test) == lesson.QUICK_TEST
+    full = lesson.make_pairs(lesson.TRAIN_PAIRS)
+    assert set(test) <= set(full["test"])  # the same held-out days, spelled the same, as a full run's
+    days = [date.fromisoformat(iso) for _, iso in test]
+    assert len(set(days)) == len(days) and not {iso for _, iso in train} & {iso for _, iso in test}
+    # spread over the whole range: each decade 1950-2049 holds about a tenth of the 500 (the first 500 of
+    # the held-out days in calendar order all fall before 1976), and every format is there. DATA_SEED
+    # fixes these dates on every machine: measured 44-54 per decade and 44-73 per format
+    decades = [sum(d.year // 10 == decade for d in days) for decade in range(195, 205)]
+    assert min(decades) >= 30, decades
+    formats = [sum(write(d) == text for (text, _), d in zip(test, days)) for write in lesson.FORMATS]
+    assert min(formats) >= 25, formats
+
+
+def test_attention_flag_gives_attention_weights_and_accuracy_in_percent(quick_attention):
+    _, _, seen = quick_attention
+    last = seen["tested"][-1]
+    assert last["attentions"] is not None  # --attention: the decoder looked back at the input
+    assert last["exact_match"] == pytest.approx(100 * last["exact"].float().mean().item())
+
+
+def test_held_out_dates_never_appear_in_training_whatever_the_seed():
     pairs = lesson.make_pairs(lesson.TRAIN_PAIRS)
     train_dates = {iso for _, iso in pairs["train"]}
     test_dates = {iso for _, iso in pairs["test"]}
     assert len(test_dates) == len(pairs["test"]) == lesson.TEST_DATES
     assert not train_dates & test_dates  # by calendar date, whatever the spelling
+    random.seed(12345)  # what --seed does to Python's generator must not move the dates
     assert lesson.make_pairs(100)["test"] == pairs["test"]  # --quick draws on the same held-out dates
 
 
@@ -86,42 +146,210 @@ def test_every_input_says_the_date_of_its_target():
     assert used == set(range(len(PATTERNS))) == set(range(len(lesson.FORMATS)))
 
 
+def test_characters_never_collide_with_padding_sos_or_eos():
+    numbers = [lesson.IN_INDEX[c] for c in lesson.IN_CHARS]
+    assert len(set(numbers)) == len(numbers) and lesson.PAD not in numbers
+    assert max(numbers) < lesson.EncoderRNN().embedding.num_embeddings
+    outputs = [lesson.OUT_CHARS.index(c) for c in lesson.OUT_CHARS]
+    assert len({*outputs, lesson.SOS, lesson.EOS}) == len(outputs) + 2 == lesson.N_OUT
+    text = "Thursday the 26th of November, 2026"
+    ((inputs, output),) = lesson.encode([(text, "2026-11-26")])
+    assert text_of_input(inputs) == text
+    assert output[0] == lesson.SOS and output[-1] == lesson.EOS and len(output) == lesson.OUT_STEPS + 1
+    assert lesson.text_of(output[1:]) == "2026-11-26"
+
+
+# ----------------------------------------------------------------------------- the models, by hand
+
+
 def batch_of(*texts):
     return lesson.collate(lesson.encode([(text, "2026-11-26") for text in texts]))
 
 
-def test_attention_weights_are_a_distribution_over_the_real_characters():
+def test_encoder_reads_each_input_alone_and_its_summary_is_both_directions_last_states():
     torch.manual_seed(0)
-    model = lesson.Seq2Seq(attention=True).eval()
+    encoder = lesson.EncoderRNN().eval()
+    texts = ["26/11/26", "Thursday the 26th of November, 2026", "Nov 26th, 2026"]
+    chars, lengths, _, _ = batch_of(*texts)
+    half = lesson.HIDDEN_SIZE // 2
+    with torch.no_grad():
+        outputs, summary = encoder(chars, lengths)
+        for i, text in enumerate(texts):
+            alone, alone_summary = encoder(*batch_of(text)[:2])
+            n = len(text)
+            torch.testing.assert_close(outputs[i, :n], alone[0], atol=1e-5, rtol=1e-5)
+            assert not outputs[i, n:].any()  # nothing after the input's end
+            torch.testing.assert_close(summary[0, i], alone_summary[0, 0], atol=1e-5, rtol=1e-5)
+            # the forward direction after the last character, the backward one after the first
+            by_hand = torch.cat([outputs[i, n - 1, :half], outputs[i, 0, half:]])
+            torch.testing.assert_close(summary[0, i], by_hand, atol=1e-6, rtol=1e-6)
+
+
+def test_attention_weights_are_the_softmax_of_h_dot_W_e_over_the_real_characters():
+    torch.manual_seed(0)
+    encoder, decoder = lesson.EncoderRNN().eval(), lesson.AttnDecoderRNN().eval()
     short, long = "26/11/26", "Thursday the 26th of November, 2026"
     chars, lengths, decoder_inputs, _ = batch_of(short, long)
     with torch.no_grad():
-        _, weights = model(chars, lengths, decoder_inputs)
+        encoder_outputs, hidden, real = lesson.encode_input(encoder, chars, lengths)
+        scores, _, weights = decoder(decoder_inputs, hidden, encoder_outputs, real)
+        h, _ = decoder.gru(decoder.embedding(decoder_inputs), hidden)  # the decoder's state at each step
     assert weights.shape == (2, lesson.OUT_STEPS, len(long))
-    torch.testing.assert_close(weights.sum(dim=-1), torch.ones(2, lesson.OUT_STEPS))
-    assert torch.all(weights[0, :, len(short) :] == 0)  # padding gets exactly nothing
-    assert torch.all(weights[0, :, : len(short)] > 0)
+    assert real.tolist() == [[j < len(short) for j in range(len(long))], [True] * len(long)]
+    W = decoder.attn.weight.double()
+    for b, n in enumerate([len(short), len(long)]):
+        e = encoder_outputs[b, :n].double()  # the real positions only
+        expected = torch.softmax(h[b].double() @ (e @ W.T).T, dim=1)  # score h . (W e_j), one row per step
+        torch.testing.assert_close(weights[b, :, :n].double(), expected, atol=1e-6, rtol=1e-5)
+        assert not weights[b, :, n:].any()  # padding gets exactly nothing
+        # what is written: out([h, the weighted average of the input's vectors])
+        context = expected @ e
+        out = (
+            torch.cat([h[b].double(), context], dim=1) @ decoder.out.weight.double().T
+            + decoder.out.bias.double()
+        )
+        torch.testing.assert_close(scores[b].double(), out, atol=1e-5, rtol=1e-5)
+    assert torch.equal(decoder.get_att_weight(h, encoder_outputs, real), weights)
 
 
 @pytest.mark.parametrize("attention", [False, True])
 def test_padding_does_not_change_the_output(attention):
     torch.manual_seed(0)
-    model = lesson.Seq2Seq(attention).eval()
+    encoder = lesson.EncoderRNN().eval()
+    decoder = (lesson.AttnDecoderRNN() if attention else lesson.DecoderRNN()).eval()
+
+    def scores(chars, lengths, decoder_inputs, _):
+        encoder_outputs, hidden, real = lesson.encode_input(encoder, chars, lengths)
+        return decoder(decoder_inputs, hidden, encoder_outputs, real)[0]
+
     with torch.no_grad():
-        alone, _ = model(*batch_of("26/11/26")[:3])
-        together, _ = model(*batch_of("26/11/26", "Wednesday the 26th of September, 2029")[:3])
-        guesses_alone, _ = model.translate(*batch_of("26/11/26")[:2])
-        guesses_together, _ = model.translate(*batch_of("26/11/26", "Sunday, 1 January 2040")[:2])
+        alone = scores(*batch_of("26/11/26"))
+        together = scores(*batch_of("26/11/26", "Wednesday the 26th of September, 2029"))
+        guesses_alone, _ = lesson.translate(encoder, decoder, *batch_of("26/11/26")[:2])
+        guesses_together, _ = lesson.translate(
+            encoder, decoder, *batch_of("26/11/26", "Sunday, 1 January 2040")[:2]
+        )
     torch.testing.assert_close(together[:1], alone, atol=1e-5, rtol=1e-5)
     assert torch.equal(guesses_together[:1], guesses_alone)
+
+
+PAIRS = [
+    ("26/11/26", "2026-11-26"),
+    ("Thursday the 26th of November, 2026", "2026-11-26"),
+    ("1950/01/01", "1950-01-01"),
+    ("mon 3.2.2048", "2048-02-03"),
+    ("Dec 31st, 1999", "1999-12-31"),
+]
+
+
+@pytest.mark.parametrize("attention", [False, True])
+def test_training_loss_is_the_mean_over_written_characters(attention):
+    torch.manual_seed(0)
+    encoder = lesson.EncoderRNN()
+    decoder = lesson.AttnDecoderRNN() if attention else lesson.DecoderRNN()
+    items = lesson.encode(PAIRS)
+    loader = DataLoader(items, batch_size=2, collate_fn=lesson.collate)  # batches of 2, 2 and 1
+    optimizer = torch.optim.Adam([*encoder.parameters(), *decoder.parameters()], lr=0.0)  # nothing moves
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
+    loss = lesson.train(encoder, decoder, "cpu", loader, nn.CrossEntropyLoss(), optimizer, scheduler)
+    per_pair = []  # each pair alone: minus the log-probability of each of its 11 characters, EOS included
+    with torch.no_grad():
+        for chars, lengths, decoder_inputs, target in (lesson.collate([item]) for item in items):
+            encoder_outputs, hidden, real = lesson.encode_input(encoder, chars, lengths)
+            scores, _, _ = decoder(decoder_inputs, hidden, encoder_outputs, real)
+            log_p = scores[0].double().log_softmax(dim=1)
+            per_pair.append(-sum(log_p[t, c].item() for t, c in enumerate(target[0].tolist())))
+    assert loss == pytest.approx(sum(per_pair) / (len(PAIRS) * lesson.OUT_STEPS), rel=1e-5)
+    batch_means = [sum(per_pair[:2]) / 2, sum(per_pair[2:4]) / 2, per_pair[4]]  # the test can tell
+    assert abs(sum(batch_means) / 3 - sum(per_pair) / 5) / lesson.OUT_STEPS > 1e-3
+
+
+def test_exact_match_and_character_accuracy_are_percents_computed_right():
+    torch.manual_seed(0)
+    encoder, decoder = lesson.EncoderRNN(), lesson.AttnDecoderRNN()
+    items = lesson.encode(PAIRS[:3])
+    chars, lengths, _, _ = lesson.collate(items)
+    guesses, _ = lesson.translate(encoder.eval(), decoder.eval(), chars, lengths)
+    # the targets made from the model's own guesses: all 11 right, 10 of 11 right, none right
+    wrong = (guesses + 1) % lesson.N_OUT
+    targets = [guesses[0], torch.cat([guesses[1, :-1], wrong[1, -1:]]), wrong[2]]
+    made = [(x, torch.cat([torch.tensor([lesson.SOS]), t])) for (x, _), t in zip(items, targets)]
+    result = lesson.test(encoder, decoder, made, "cpu")
+    assert result["exact"].tolist() == [True, False, False]
+    assert result["exact_match"] == pytest.approx(100 / 3)
+    assert result["char_accuracy"] == pytest.approx(100 * 21 / 33)
+
+
+# ----------------------------------------------------------------------------- flags, on a few pairs
+
+
+@pytest.fixture(scope="module")
+def tiny_runs(tmp_path_factory):
+    """Quick runs on 100 training pairs and 50 test dates at lr 1e-9 (the weights stay where --seed puts
+    them), with attention: one epoch in batches of 7; two in batches of 50; the same at another seed. The
+    course's folders are moved to a temporary one, to see that nothing is written there."""
+    course = tmp_path_factory.mktemp("course")
+    runs = []
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(kit, "REPO", course)
+        patch.setattr(lesson, "QUICK_PAIRS", 100)
+        patch.setattr(lesson, "QUICK_TEST", 50)
+        for flags in (
+            ["--epochs", "1", "--batch-size", "7"],
+            ["--batch-size", "50"],
+            ["--batch-size", "50", "--seed", "1"],
+        ):
+            with pytest.MonkeyPatch.context() as spying:
+                seen = spy_on(spying)
+                runs.append(
+                    (lesson.main(["--quick", "--no-figures", "--attention", "--lr", "1e-9", *flags]), seen)
+                )
+    return runs, course
+
+
+def test_epochs_batch_size_lr_and_seed(tiny_runs):
+    runs, _ = tiny_runs
+    (one, _), (fifties, _), (other_seed, _) = runs
+    assert len(one["history"]) == 1 and one["batches_per_epoch"] == math.ceil(100 / 7)
+    assert len(fifties["history"]) == 2 and fifties["batches_per_epoch"] == 2
+    # lr 1e-9: the loss does not fall; at the default rate 4 steps of 50 pairs take it down by over 0.1
+    first, second = (row["train_loss"] for row in fifties["history"])
+    assert abs(second - first) < 1e-5
+    # the same seed starts from the same weights, whatever the batches: the same mean loss per character
+    assert first == pytest.approx(one["history"][0]["train_loss"], rel=1e-5)
+    assert abs(other_seed["history"][0]["train_loss"] - first) > 1e-3  # other starting weights: 0.019 apart
+
+
+def test_the_dates_do_not_move_with_the_seed_and_nothing_is_written(tiny_runs):
+    runs, course = tiny_runs
+    (_, seen), (_, seen_other) = runs[1], runs[2]
+    assert seen["encoded"] == seen_other["encoded"]  # the same training pairs and test dates
+    assert len(seen["encoded"][1]) == 50 and all(
+        tested["attentions"] is not None for tested in seen["tested"]
+    )
+    assert not any(course.iterdir())  # --no-figures: nothing written in the course's figures/
+
+
+def test_show_opens_both_figures(course_in, monkeypatch):
+    import matplotlib.pyplot as plt
+
+    monkeypatch.setattr(lesson, "QUICK_PAIRS", 100)
+    monkeypatch.setattr(lesson, "QUICK_TEST", 50)
+    shown = []
+    monkeypatch.setattr(plt, "show", lambda *a, **k: shown.append(1))
+    lesson.main(["--quick", "--show", "--attention", "--epochs", "1"])
+    written = sorted(path.name for path in (course_in / "figures").iterdir())
+    assert written == ["11_seq2seq_attention.png", "11_seq2seq_curves_attention.png"] and shown == [1, 1]
+
+
+def test_bounds_are_checked():
+    for flags in (["--epochs", "0"], ["--batch-size", "0"], ["--lr", "0"], ["--lr", "nan"]):
+        with pytest.raises(SystemExit) as stopped:
+            lesson.main(flags)
+        assert stopped.value.code == 2, flags
 
 
 def test_diverging_learning_rate_is_a_clear_error(monkeypatch):
     monkeypatch.setattr(lesson, "QUICK_PAIRS", 256)  # four batches are enough to blow up
     with pytest.raises(kit.LessonError, match="training diverged"):
         lesson.main(["--quick", "--epochs", "1", "--lr", "1e6", "--no-figures"])
-
-
-def test_attention_heatmap_is_a_png(quick):
-    _, folder = quick
-    assert (folder / "11_seq2seq_attention.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

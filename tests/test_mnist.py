@@ -155,7 +155,7 @@ def test_epochs_batch_size_and_seed_flags(lesson, few_images):
     assert result["batches_per_epoch"] == math.ceil(512 / 100)
     again, other = (
         run(lesson, "--epochs", "3", "--batch-size", "100"),
-        run(lesson, "--epochs", "3", "--seed", "1"),
+        run(lesson, "--epochs", "3", "--batch-size", "100", "--seed", "1"),
     )
     assert [r["train_loss"] for r in result["history"]] == [r["train_loss"] for r in again["history"]]
     assert other["history"][0]["train_loss"] != result["history"][0]["train_loss"]
