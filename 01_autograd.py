@@ -50,7 +50,7 @@ def sweep_loss(figures_on, args):
     w_list = [i / 10 for i in range(41)]
     mse_list = [mse(w) for w in w_list]
     for w, l in zip(w_list, mse_list):
-        if round(w * 10) % 5 == 0:  # every 0.5, to keep the output short
+        if round(w * 10) % 5 == 0:  # every 0.5, without the lecture's per-sample lines, to keep it short
             print(f"   w = {w:.1f}   MSE = {l:6.2f}")
     best = w_list[mse_list.index(min(mse_list))]
     print(f"   the loss is lowest at w = {best:.1f}: gradient descent should find it without a sweep")

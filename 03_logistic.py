@@ -37,7 +37,7 @@ def split_rows(n):
 
 
 def load_diabetes(device):
-    """The CSV read with np.loadtxt as in the lecture, split into training and test rows, standardised."""
+    """The CSV read with np.loadtxt as in lecture 7 (07_diabets_logistic.py), split into training and test rows, standardised."""
     table = np.loadtxt(kit.data_file(DIABETES_CSV), delimiter=",", skiprows=1, dtype=np.float32)
     x, y = torch.from_numpy(table[:, :-1]), torch.from_numpy(table[:, -1:])  # y stays a column: [768, 1]
     train, test = split_rows(len(x))
@@ -100,8 +100,8 @@ def main(argv=None):
     toy_losses = train(model, x_data.to(device), y_data.to(device), epochs, args.lr)
     model.eval()
     with torch.no_grad():
-        hour_var = torch.tensor([[1.0], [7.0]], device=device)
-        p_one, p_seven = model(hour_var).flatten().tolist()
+        hours = torch.tensor([[1.0], [7.0]], device=device)  # the lecture's hour_var holds the prediction
+        p_one, p_seven = model(hours).flatten().tolist()
     for hours, p in ((1, p_one), (7, p_seven)):
         print(f"   {hours} hour(s) of study: P(pass) = {p:.3f} -> {'pass' if p > 0.5 else 'fail'}")
     toy = model  # drawn in the figure at the end

@@ -32,7 +32,10 @@ MNIST_MEAN, MNIST_STD = 0.1307, 0.3081
 
 
 def softmax_by_hand():
-    """Lecture 9: logits -> probabilities -> cross-entropy, by hand and with nn.CrossEntropyLoss."""
+    """Lecture 9: logits -> probabilities -> cross-entropy, by hand and with nn.CrossEntropyLoss.
+
+    The lecture's 09_01 first scores ready-made probabilities ([0.7, 0.2, 0.1]) with numpy; here the
+    probabilities come from the softmax of its logits [2.0, 1.0, 0.1], so that both steps show."""
     print("1) Softmax and cross-entropy, worked by hand (lecture 9)")
     logits = torch.tensor([2.0, 1.0, 0.1])  # the model's raw scores for 3 classes: any real numbers
     target = 0  # the true class
@@ -128,7 +131,8 @@ def train(model, device, train_loader, criterion, optimizer, scheduler):
 @torch.inference_mode()
 def test(model, device, test_loader, criterion):
     """The lecture's test(): the average loss per test image, and the percent whose highest score is
-    the true digit."""
+    the true digit. (09_2 divides a sum of batch means by the number of images, which prints about a
+    64th of the average; here each batch's mean is turned back into its sum first.)"""
     model.eval()
     test_loss, correct = 0.0, 0
     for data, target in test_loader:

@@ -26,7 +26,7 @@ LESSON = "07_cnn_mnist"
 # settings against these.
 EPOCHS = 4
 LR = 8e-3  # the peak learning rate of the one-cycle schedule
-BATCH_SIZE = 128  # on a CPU, as fast per image as bigger batches, and more steps per epoch
+BATCH_SIZE = 128  # half of 06's: more steps per epoch
 QUICK_IMAGES = 6000  # --quick trains on this many images for one epoch
 TEST_BATCH = 1000  # testing keeps no gradients, so big batches are cheap
 MISTAKES_SHOWN = 24  # misclassified test digits drawn in the figure
@@ -146,8 +146,8 @@ def show_shapes(model, images):
 def build_model(inception, device):
     model = (InceptionNet() if inception else Net()).to(device)
     if device.type == "cpu":
-        # channels_last stores the channels of one pixel side by side, which CPU convolutions and max
-        # pooling handle faster (bench/README.md). Shapes and maths do not change.
+        # channels_last stores the channels of one pixel side by side, a layout CPU convolutions and max
+        # pooling usually handle faster. Shapes and maths do not change.
         model = model.to(memory_format=torch.channels_last)
     return model
 

@@ -74,9 +74,10 @@ def show_shapes():
 # Step 1: the model. With one-hot inputs it is a bare nn.RNN whose 5 hidden numbers are the scores of
 # the 5 characters, as in the lecture's 12_2 and 12_3. --embedding puts an nn.Embedding in front and a
 # Linear layer behind, as 12_4 does: the embedding learns a dense vector per character instead of a
-# one-hot one, which matters when there are thousands of symbols (words) rather than five. Unlike the
-# lecture's three models, this one takes the hidden state as an argument in every version, so that the
-# same class can read one character at a time (12_2) or the whole word (12_3, 12_4).
+# one-hot one, which matters when there are thousands of symbols (words) rather than five. Like 12_2's
+# model (whose order is forward(hidden, x)), and unlike 12_3's and 12_4's, which make a zero h_0 inside
+# forward(), this one takes the hidden state as an argument, so that the same class can read one
+# character at a time (12_2) or the whole word (12_3, 12_4).
 class Model(nn.Module):
     def __init__(self, embedding=False):
         super().__init__()
@@ -154,7 +155,9 @@ def main(argv=None):
     source, target = text(x_data), text(y_data)
     print(f'\n2) Teach "{source}" -> "{target}" one character at a time (12_2), {inputs}, on {device}')
     kit.seed_everything(args.seed)  # the same starting weights for both ways
-    step_by_step = train(Model(args.embedding).to(device), True, epochs, args.lr, device)
+    model = Model(args.embedding).to(device)
+    print("   " + str(model).replace("\n", "\n   "))
+    step_by_step = train(model, True, epochs, args.lr, device)
     print("\n3) The same, the whole word in one call (12_3): the same numbers as 2), as 1) showed")
     kit.seed_everything(args.seed)
     whole_word = train(Model(args.embedding).to(device), False, epochs, args.lr, device)

@@ -1,4 +1,4 @@
-"""Lecture 13_3: a character RNN writes new words one character at a time, in the language you ask for.
+"""Lecture 13 (13_3_char_rnn.py): a character RNN writes new words one character at a time, in the language you ask for.
 
 python 10_char_rnn.py                 # train, then write words in five languages
 python 10_char_rnn.py --save          # ... and keep the model in checkpoints/10_char_rnn.pt
@@ -10,7 +10,7 @@ python 10_char_rnn.py --help          # every flag
 The lecture trains a GRU on Shakespeare's lines, lower-cased with the spaces taken out, to predict each
 next character, then writes by sampling a character and feeding it back in as the next input. We do the
 same with the course's word list (data/words) instead: it ships with the course under free licences, it
-trains on a CPU in well under a minute, and every word carries its language, so we can ask for a Polish
+trains on a CPU in a short run, and every word carries its language, so we can ask for a Polish
 word and check that it looks Polish and is new.
 
 Your turn: exercises/10_temperature.py (python exercises/check.py 10).
@@ -31,8 +31,8 @@ LESSON = "10_char_rnn"
 WORDS_FILE = "words/words.csv"
 LANGUAGES = ["dutch", "english", "polish", "portuguese", "spanish"]  # those of data/words/words.csv
 TRAIN_WORDS, VALIDATION_WORDS = 24_000, 3_000  # by position in the (already shuffled) file; the rest test
-# The lecture's GRU has 3 layers of 100, its embedding as wide; one smaller layer trains faster here and
-# ends lower (README, "What changed since the videos").
+# The lecture's GRU has 3 layers of 100, its embedding as wide; here one GRU layer of 128 and an embedding
+# of 32: fewer weights in all, and quick enough for a CPU.
 hidden_size, n_layers = 128, 1
 embedding_size = 32
 # Adam, as in the lecture, but with a one-cycle schedule (warm up, then anneal) at a higher peak: the
@@ -244,10 +244,10 @@ def main(argv=None):
     # (ignore_index skips the padding; the lecture adds up a line's characters), and the lecture's Adam
     # with a one-cycle schedule (see LR above).
     criterion = nn.CrossEntropyLoss(ignore_index=PAD)
-    optimizer = torch.optim.Adam(decoder.parameters(), lr=args.lr)
+    decoder_optimizer = torch.optim.Adam(decoder.parameters(), lr=args.lr)
     train_loader = DataLoader(train_set, words_per_step, shuffle=True, collate_fn=make_batch)
     scheduler = torch.optim.lr_scheduler.OneCycleLR(
-        optimizer, max_lr=args.lr, total_steps=epochs * len(train_loader)
+        decoder_optimizer, max_lr=args.lr, total_steps=epochs * len(train_loader)
     )
 
     # Step 3: the training cycle. The input is always the true previous character (teacher forcing, as the
@@ -255,7 +255,7 @@ def main(argv=None):
     # lecture's loop calls its train() instead, which feeds back its own guess one step at a time.
     log = kit.EpochLog(epochs, args.lr, reference=math.log(vocab.n_outputs), seconds=True)
     for epoch in range(1, epochs + 1):
-        train_loss = train(decoder, device, train_loader, criterion, optimizer, scheduler)
+        train_loss = train(decoder, device, train_loader, criterion, decoder_optimizer, scheduler)
         val_loss = loss_per_char(decoder, val_set, device)
         samples = [generate(decoder, vocab, lang, 1, args.temperature, device)[0] for lang in LANGUAGES]
         log.end_epoch(epoch, train_loss=train_loss, validation_loss=val_loss, samples=" ".join(samples))

@@ -109,8 +109,8 @@ class EncoderRNN(nn.Module):
 
     The lecture's GRU reads left to right only. At the "M" of "May" it cannot yet tell May from March,
     nor at the "2" of "2nd" whether another digit follows. Reading both ways (bidirectional=True), every
-    position knows its neighbours on either side (README, "What changed since the videos", compares the
-    two).
+    position knows its neighbours on either side (a choice of this lesson; README, "What changed since
+    the videos", names it).
     """
 
     def __init__(self):
@@ -267,7 +267,7 @@ def main(argv=None):
 
     # Step 2: cross-entropy over the output characters at every step, averaged (the lecture sums the steps:
     # the mean keeps the loss, and so the learning rate, the same whatever the answer's length). Adam as in
-    # the lecture, at a higher rate in a one-cycle schedule (warm up, then anneal to almost 0; lesson 07).
+    # the lecture, at a higher rate in a one-cycle schedule (warm up, then anneal to almost 0; lesson 06).
     criterion = nn.CrossEntropyLoss()
     params = list(encoder.parameters()) + list(decoder.parameters())
     optimizer = torch.optim.Adam(params, lr=args.lr)

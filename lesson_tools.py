@@ -5,8 +5,8 @@ figures and checkpoints safely (to a per-user folder when the course folder cann
 records each epoch in one call, and turns expected problems (bad data, an absent GPU, a diverging
 run, Ctrl-C) into one clear message instead of a traceback.
 
-Two things here the videos do show, in one line each: choosing the device (`device = 'cuda' if
-cuda.is_available() else 'cpu'`) and seeding (`torch.manual_seed(777)`). pick_device and
+Two things here the original code does show, in one line each: choosing the device (09_2's `device =
+'cuda' if cuda.is_available() else 'cpu'`) and seeding (12_2-12_4's `torch.manual_seed(777)`). pick_device and
 seed_everything do the same with more care (Apple's MPS, a clear message for an absent GPU): read
 them once, then trust them.
 """
