@@ -231,11 +231,11 @@ def main(argv=None) -> int:
         print(f"{row['lesson']:<{width}}  {row['seconds']:6.1f} s  {row['summary']}{figures}")
     command = ("python run_course.py " + " ".join(argv if argv is not None else sys.argv[1:])).strip()
     if args.markdown:
-        path = args.markdown.resolve()
+        path = args.markdown.expanduser().resolve()
         path.parent.mkdir(parents=True, exist_ok=True)
         with kit.atomic_path(path) as temporary:
             temporary.write_text(markdown_table(rows, machine, command))
-        print(f"markdown: {path}")
+        print(f"markdown: {kit.shown(path)}")
     if args.readme:
         replace_readme_section("results", markdown_table(rows, machine, command))
         replace_readme_section("flags", flags_table())

@@ -340,6 +340,14 @@ BUGS = [
         "generator=torch.Generator().manual_seed(0), shuffle=True,  #",
         "tests/test_lessons_01_05.py -k follows_the_seed",
     ),
+    (
+        "wrong number",
+        "01 mse sums the squared errors instead of averaging them",
+        "01_autograd.py",
+        "for x, y in zip(x_data, y_data)) / len(x_data)",
+        "for x, y in zip(x_data, y_data))",
+        "tests/test_lessons_01_05.py -k mse_is_the_mean",
+    ),
     # </bugs:01-05>
     # <bugs:06-07-12>
     (
@@ -501,6 +509,54 @@ BUGS = [
         "probabilities = logits.exp() / logits.exp().sum()",
         "probabilities = logits / logits.sum()",
         "tests/test_mnist.py -k worked_softmax",
+    ),
+    (
+        "structure",
+        "07 InceptionNet without the ReLU after conv2",
+        "07_cnn_mnist.py",
+        "x = self.incept1(x)\n        x = F.relu(self.mp(self.conv2(x)))",
+        "x = self.incept1(x)\n        x = self.mp(self.conv2(x))",
+        "tests/test_mnist.py -k inception_net_is",
+    ),
+    (
+        "structure",
+        "12 Net without the ReLU after conv2",
+        "12_ddp_mnist.py",
+        "x = F.relu(self.mp(self.conv2(x)))",
+        "x = self.mp(self.conv2(x))",
+        "tests/test_mnist.py -k 12_net",
+    ),
+    (
+        "wrong number",
+        "12 epoch loss divided by the data set's size on every rank, not by the images read",
+        "12_ddp_mnist.py",
+        "[total_loss, len(train_loader.sampler)]",
+        "[total_loss, len(train_loader.dataset)]",
+        "tests/test_mnist.py -k reported_loss",
+    ),
+    (
+        "leakage",
+        "12 every rank tests rank 0's slice of the test set",
+        "12_ddp_mnist.py",
+        "range(rank, len(test_dataset), world_size)",
+        "range(0, len(test_dataset), world_size)",
+        "tests/test_mnist.py -k own_slice",
+    ),
+    (
+        "ignored flag",
+        "12 --seed does not reach the sampler's shuffle",
+        "12_ddp_mnist.py",
+        "shuffle=True, seed=seed)",
+        "shuffle=True, seed=0)",
+        "tests/test_mnist.py -k sampler_shuffles",
+    ),
+    (
+        "ddp",
+        "12 every rank draws the figure",
+        "12_ddp_mnist.py",
+        "if rank == 0 and kit.start_figures(args):",
+        "if kit.start_figures(args):",
+        "tests/test_mnist.py -k only_rank_0",
     ),
     # </bugs:06-07-12>
     # <bugs:08-11>
@@ -920,6 +976,22 @@ BUGS = [
         "batch_size = QUICK_BATCH",
         "tests/test_11_seq2seq.py -k epochs_batch",
     ),
+    (
+        "leakage",
+        "11 held-out dates in a set's order, which moves from process to process",
+        "11_seq2seq.py",
+        "for d in sorted(test_days)]",
+        "for d in test_days]",
+        "tests/test_11_seq2seq.py -k held_out_dates",
+    ),
+    (
+        "wrong number",
+        "11 accuracy by length computed over all dates in every row",
+        "11_seq2seq.py",
+        "exact[inside].float().mean()",
+        "exact.float().mean()",
+        "tests/test_11_seq2seq.py -k accuracy_by_length",
+    ),
     # </bugs:08-11>
     # <bugs:tools>
     (
@@ -1017,6 +1089,54 @@ BUGS = [
         "    exploded = reference is not None and loss > 10 * reference",
         "    exploded = False",
         "tests/test_tools.py -k epoch_log",
+    ),
+    (
+        "wrong number",
+        "EpochLog judges divergence against the last epoch, not the first",
+        "lesson_tools.py",
+        "else self.history[0][loss]",
+        "else self.history[-1][loss]",
+        "tests/test_tools.py -k epoch_log",
+    ),
+    (
+        "files",
+        "atomic_path writes its temporary file in /tmp, not beside the target",
+        "lesson_tools.py",
+        'suffix=".tmp", dir=target.parent)',
+        'suffix=".tmp")',
+        "tests/test_tools.py -k beside",
+    ),
+    (
+        "files",
+        "a saved checkpoint's path printed absolute, not from the learner's folder",
+        "lesson_tools.py",
+        'print(f"checkpoint: {shown(path)}")',
+        'print(f"checkpoint: {path}")',
+        "tests/test_tools.py -k tilde",
+    ),
+    (
+        "files",
+        "~ in --save and --figures taken as a folder named ~",
+        "lesson_tools.py",
+        "else Path(path).expanduser().resolve()",
+        "else Path(path).resolve()",
+        "tests/test_tools.py -k tilde",
+    ),
+    (
+        "files",
+        "a bare --save in a read-only course is not found again in the user cache",
+        "lesson_tools.py",
+        'for folder in _user_folders("checkpoints"):',
+        'for folder in _user_folders("checkpoints")[:1]:',
+        "tests/test_tools.py -k user_cache",
+    ),
+    (
+        "files",
+        "run_course --markdown into a folder that does not exist yet",
+        "run_course.py",
+        "        path.parent.mkdir(parents=True, exist_ok=True)\n        with kit.atomic_path(path) as temporary:\n            temporary.write_text(markdown_table",
+        "        with kit.atomic_path(path) as temporary:\n            temporary.write_text(markdown_table",
+        "tests/test_tools.py -k runner_passes",
     ),
     # </bugs:tools>
 ]

@@ -1,7 +1,8 @@
 """Run by tests/test_mnist.py under torchrun with 2 processes: lesson 12 on a small MNIST, observed.
 
-Each rank writes OUT/rank<r>.json: one DDP step's gradients against the whole global batch's, which
-training images it read in which order, and what the lesson's main() returned.
+Each rank writes OUT/rank<r>.json: one DDP step's gradients against the whole global batch's, the
+lesson's train() and test() on a model that does not move against the same numbers computed here in one
+process, which training and test images the rank read (in which order), and what main() returned.
 """
 
 import importlib.util
@@ -67,24 +68,51 @@ def one_step_gradients(lesson, dataset):
     return {"local_batch": len(data), "gradient_gap": gap, "gradient_scale": scale}
 
 
+def frozen_numbers(lesson, train_set, test_set):
+    """The lesson's train() with a learning rate of 0 and its test(), on every rank, and the same mean loss
+    per image and percent right computed here in one process over all the images, without the lesson's
+    code: reduced right, they agree whatever the number of ranks."""
+    rank, world_size = dist.get_rank(), dist.get_world_size()
+    torch.manual_seed(1)
+    model = lesson.Net()
+    ddp = DistributedDataParallel(model)
+    _, loader = lesson.make_train_loader(train_set, GLOBAL_BATCH, rank, world_size, seed=0)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.0)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
+    loss = lesson.train(ddp, torch.device("cpu"), loader, torch.nn.CrossEntropyLoss(), optimizer, scheduler)
+    accuracy, tested = lesson.test(model, torch.device("cpu"), test_set, rank, world_size)
+    with torch.no_grad():
+        images, labels = train_set.tensors
+        expected_loss = F.cross_entropy(model(images), labels).item()
+        test_images, test_labels = test_set.tensors
+        right = (model(test_images).argmax(dim=1) == test_labels).sum().item()
+    return {
+        "loss": loss,
+        "expected_loss": expected_loss,
+        "accuracy": accuracy,
+        "expected_accuracy": 100.0 * right / len(test_labels),
+        "tested": tested,
+    }
+
+
 def main(out: Path, *flags):
     lesson = load_lesson()
     full_train, full_test = lesson.load_mnist(train=True), lesson.load_mnist(train=False)
     train_set = Recording(*(t[:TRAIN_IMAGES] for t in full_train.tensors))
-    test_set = TensorDataset(*(t[:TEST_IMAGES] for t in full_test.tensors))
+    test_set = Recording(*(t[:TEST_IMAGES] for t in full_test.tensors))
     lesson.load_mnist = lambda train, limit=None: train_set if train else test_set
 
     # the lesson's own start, once: main() below finds the group ready (a second start could race)
     group = lesson.start_process_group("cpu")
     step = one_step_gradients(lesson, train_set)
-    train_set.seen.clear()
+    frozen = frozen_numbers(lesson, train_set, test_set)
+    train_set.seen.clear(), test_set.seen.clear()
     lesson.start_process_group = lambda device_type: group
     rank = group[0]
 
-    results = lesson.main(["--no-figures", "--batch-size", str(GLOBAL_BATCH), *flags])
-    (out / f"rank{rank}.json").write_text(
-        json.dumps({"step": step, "seen": train_set.seen, "results": results})
-    )
+    results = lesson.main(["--figures", str(out / "figures"), "--batch-size", str(GLOBAL_BATCH), *flags])
+    record = {"step": step, "frozen": frozen, "seen": train_set.seen, "tested": test_set.seen}
+    (out / f"rank{rank}.json").write_text(json.dumps({**record, "results": results}))
 
 
 if __name__ == "__main__":

@@ -118,6 +118,18 @@ def test_held_out_dates_never_appear_in_training_whatever_the_seed():
     assert not train_dates & test_dates  # by calendar date, whatever the spelling
     random.seed(12345)  # what --seed does to Python's generator must not move the dates
     assert lesson.make_pairs(100)["test"] == pairs["test"]  # --quick draws on the same held-out dates
+    # in calendar order: a set's order changes from one Python process to the next (PYTHONHASHSEED), and
+    # --quick takes every 4th of this list, so without an order its 500 dates would differ run to run
+    isos = [iso for _, iso in pairs["test"]]
+    assert isos == sorted(isos)
+
+
+def test_accuracy_by_length_counts_each_length_among_its_own_dates(capsys):
+    texts = ["1/2/03", "12/03/2001", "Mar 12, 2001", "12 Mar 2001", "Monday, 12 March 2001"]
+    exact = torch.tensor([True, True, False, True, False])  # "1/2/03" is shorter than any bucket
+    table = lesson.accuracy_by_length(texts, exact)
+    assert table["8-10"] == 100.0 and table["11-14"] == 50.0 and table["21-28"] == 0.0
+    assert "(2 dates)" in capsys.readouterr().out
 
 
 def python_reads(text: str) -> set[date]:

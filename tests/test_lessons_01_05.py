@@ -243,6 +243,13 @@ def test_01_worked_example_by_hand_equals_autograd_and_gradients_accumulate(run)
     assert result["gradient_after_second_backward"] == 2 * expected
 
 
+def test_01_mse_is_the_mean_of_the_three_squared_errors():
+    mse = load_lesson("01_autograd").mse
+    # the lecture's data x = 1, 2, 3 and y = 2, 4, 6; at w = 1 the errors are -1, -2, -3
+    assert mse(1.0) == pytest.approx((1 + 4 + 9) / 3)
+    assert mse(0.5) == pytest.approx((1.5**2 + 3.0**2 + 4.5**2) / 3) and mse(2.0) == 0.0
+
+
 @pytest.mark.parametrize("w", [-1.5, 0.0, 1.0, 3.7])
 @pytest.mark.parametrize(("x", "y"), [(1.0, 2.0), (3.0, 6.0), (-2.0, 0.5)])
 def test_01_loss_and_hand_gradient_are_the_squared_error_and_its_slope(w, x, y):

@@ -281,6 +281,20 @@ def test_07_inception_module_is_the_lectures_computed_by_hand():
     assert expected.shape == (2, 88, 12, 12)  # 16 + 24 + 24 + 24 channels, the height and width kept
 
 
+def test_07_inception_net_is_the_lectures_computed_by_hand():
+    cnn = load_lesson("07_cnn_mnist")
+    torch.manual_seed(0)
+    model = cnn.InceptionNet()
+    x = torch.randn(2, 1, 28, 28)
+    with torch.no_grad():
+        h = F.max_pool2d(F.conv2d(x, model.conv1.weight, model.conv1.bias), 2).clamp(min=0)
+        h = model.incept1(h)  # InceptionA is computed by hand in the test above
+        h = F.max_pool2d(F.conv2d(h, model.conv2.weight, model.conv2.bias), 2).clamp(min=0)
+        h = model.incept2(h)
+        expected = h.reshape(2, 1408) @ model.fc.weight.T + model.fc.bias
+        torch.testing.assert_close(model(x), expected, atol=1e-4, rtol=1e-4)
+
+
 def test_07_inception_flag_builds_it_and_its_checkpoint_loads_as_inception(few_images, tmp_path, capsys):
     cnn = few_images("07_cnn_mnist")
     path = tmp_path / "inception.pt"
@@ -325,6 +339,33 @@ def test_12_epoch_loss_and_accuracy_over_the_whole_set(group_of_one):
     assert tested == 10 and accuracy == pytest.approx(
         100.0 * (scores.argmax(1) == labels).float().mean().item()
     )
+
+
+def test_12_sampler_shuffles_by_seed_and_epoch_and_deals_disjoint_shards():
+    lesson = load_lesson("12_ddp_mnist")
+    dataset = TensorDataset(torch.arange(40))
+
+    def order(seed, epoch=0, rank=0, world_size=1):
+        sampler, loader = lesson.make_train_loader(dataset, 8, rank, world_size, seed)
+        sampler.set_epoch(epoch)
+        return [i for (batch,) in loader for i in batch.tolist()]
+
+    assert sorted(order(0)) == list(range(40)) and order(0) == order(0)
+    assert order(1) != order(0)  # --seed reaches the sampler
+    assert order(0, epoch=1) != order(0)  # set_epoch: a new shuffle
+    halves = [order(0, rank=r, world_size=2) for r in (0, 1)]
+    assert not set(halves[0]) & set(halves[1]) and sorted(halves[0] + halves[1]) == list(range(40))
+
+
+def test_12_net_is_lesson_07s_cnn_computed_by_hand():
+    torch.manual_seed(0)
+    model = load_lesson("12_ddp_mnist").Net()
+    x = torch.randn(4, 1, 28, 28)
+    h = F.max_pool2d(F.conv2d(x, model.conv1.weight, model.conv1.bias), 2).clamp(min=0)
+    h = F.max_pool2d(F.conv2d(h, model.conv2.weight, model.conv2.bias), 2).clamp(min=0)
+    expected = h.reshape(4, 320) @ model.fc.weight.T + model.fc.bias
+    with torch.no_grad():
+        torch.testing.assert_close(model(x), expected, atol=1e-4, rtol=1e-4)
 
 
 def test_12_quick_learns_on_one_process(trained):
@@ -387,6 +428,24 @@ def test_ranks_read_disjoint_shards_that_cover_the_data_reshuffled_each_epoch(tw
         assert s[:per_epoch] != s[per_epoch:]
 
 
+def test_each_rank_tests_its_own_slice_and_together_they_test_every_image_once(two_processes):
+    ranks, _, _ = two_processes
+    slices = [set(rank["tested"]) for rank in ranks]
+    assert not slices[0] & slices[1] and slices[0] | slices[1] == set(range(200))
+    assert [len(rank["tested"]) for rank in ranks] == [2 * 100, 2 * 100]  # 2 epochs, each image once
+
+
+def test_reported_loss_and_accuracy_are_over_all_images_of_all_ranks(two_processes):
+    """With weights that do not move, the lesson's reduced mean loss per image and percent right equal the
+    same numbers computed in one process over all 512 training and 200 test images."""
+    ranks, _, _ = two_processes
+    for rank in ranks:
+        frozen = rank["frozen"]
+        assert frozen["loss"] == pytest.approx(frozen["expected_loss"], rel=1e-4)
+        assert frozen["accuracy"] == pytest.approx(frozen["expected_accuracy"], abs=1e-9)
+        assert frozen["tested"] == 200
+
+
 def test_ranks_agree_on_the_reduced_numbers_and_only_rank_0_saves(two_processes):
     ranks, stdout, out = two_processes
     results = [rank["results"] for rank in ranks]
@@ -397,5 +456,8 @@ def test_ranks_agree_on_the_reduced_numbers_and_only_rank_0_saves(two_processes)
     losses = [[row["train_loss"] for row in r["history"]] for r in results]
     assert losses[0] == losses[1]
     assert stdout.count("checkpoint: ") == 1 and stdout.count("epoch 2/2") == 1  # rank 0 alone
+    assert stdout.count("figure: ") == 1 and [p.name for p in (out / "figures").iterdir()] == [
+        "12_ddp_mnist_2proc.png"
+    ]
     model = load_lesson("12_ddp_mnist").Net()
     kit.load_checkpoint(out / "m.pt", "12_ddp_mnist", model)

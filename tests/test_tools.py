@@ -213,6 +213,50 @@ def test_a_bare_save_goes_to_the_course_checkpoints_folder(course_in, capsys):
     assert kit.saved_checkpoint("03_logistic") is None
 
 
+def test_the_temporary_file_is_written_beside_its_target(tmp_path, monkeypatch):
+    """os.replace is atomic only within one file system: the temporary file must lie in the target's own
+    folder, not in /tmp."""
+    renames = []
+    real_replace = os.replace
+    monkeypatch.setattr(
+        os, "replace", lambda src, dst: renames.append((Path(src), Path(dst))) or real_replace(src, dst)
+    )
+    (tmp_path / "sub").mkdir()
+    with kit.atomic_path(tmp_path / "sub" / "notes.txt") as temporary:
+        temporary.write_text("hello")
+    kit.save_checkpoint(tmp_path / "m.pt", "02_linear_regression", torch.nn.Linear(1, 1))
+    assert [(src.parent, dst) for src, dst in renames] == [
+        (tmp_path / "sub", tmp_path / "sub" / "notes.txt"),
+        (tmp_path, tmp_path / "m.pt"),
+    ]
+
+
+def test_a_tilde_in_a_path_is_the_learners_home(tmp_path, monkeypatch, capsys):
+    import matplotlib.pyplot as plt
+
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.chdir(tmp_path)
+    checkpoint = kit.save_checkpoint(Path("~/m.pt"), "02_linear_regression", torch.nn.Linear(1, 1))
+    args = argparse.Namespace(figures=Path("~/figs"), show=False, no_figures=False)
+    kit.start_figures(args)
+    figure = kit.save_figure(plt.figure(), "picture", args)
+    assert checkpoint == home / "m.pt" and figure == home / "figs" / "picture.png"
+    assert capsys.readouterr().out.splitlines() == ["checkpoint: home/m.pt", "figure: home/figs/picture.png"]
+    assert kit.load_checkpoint(Path("~/m.pt"), "02_linear_regression", torch.nn.Linear(1, 1))
+    assert not (tmp_path / "~").exists()
+
+
+def test_a_bare_save_in_a_read_only_course_is_found_again_in_the_user_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setattr(kit, "REPO", tmp_path / "course")  # holds no checkpoints/ folder
+    cached = tmp_path / "cache" / "pytorch-zero-to-all" / "checkpoints" / "08_rnn.pt"
+    cached.parent.mkdir(parents=True)
+    cached.write_bytes(b"a checkpoint")
+    assert kit.saved_checkpoint("08_rnn") == cached and kit.saved_checkpoint("09_rnn_classification") is None
+
+
 def test_written_files_get_a_normal_files_mode(tmp_path):
     """mkstemp makes a private temporary file (0600); what a lesson writes must be readable as any file is."""
     umask = os.umask(0o022)
@@ -276,6 +320,11 @@ def test_epoch_log_records_times_prints_and_stops_divergence(capsys):
         kit.EpochLog(epochs=3, lr=0.1).end_epoch(1, w=2.0, loss=float("nan"))
     with pytest.raises(kit.LessonError, match="over 10 times its starting value 2.3"):
         kit.EpochLog(epochs=3, lr=0.1, reference=2.3).end_epoch(1, loss=24.0)
+    climbing = kit.EpochLog(epochs=3, lr=0.1, show=False)
+    climbing.end_epoch(1, loss=1.0)
+    climbing.end_epoch(2, loss=5.0)  # 5 times the first epoch's: not yet diverged
+    with pytest.raises(kit.LessonError, match="over 10 times its starting value 1 at epoch 3"):
+        climbing.end_epoch(3, loss=20.0)  # 20 times the first epoch's, though only 4 times the last's
 
 
 # ----------------------------------------------------------------------------- paths the learner sees
@@ -493,14 +542,14 @@ def test_the_runner_passes_its_flags_to_every_lesson_it_runs(monkeypatch, tmp_pa
 
     monkeypatch.setattr(run_course, "run_lesson", fake_run)
     flags = ["--only", "3,11", "--quick", "--no-figures", "--device", "cpu", "--figures", str(tmp_path)]
-    assert run_course.main([*flags, "--markdown", str(tmp_path / "r.md")]) == 0
+    assert run_course.main([*flags, "--markdown", str(tmp_path / "new" / "r.md")]) == 0
     expected = ["--quick", "--no-figures", "--device", "cpu", "--figures", str(tmp_path)]
     assert calls == [
         ("03_logistic", expected, []),
         ("11_seq2seq", expected, []),
         ("11_seq2seq", expected, ["--attention"]),
     ]
-    assert (tmp_path / "r.md").read_text().count("| `") == 3
+    assert (tmp_path / "new" / "r.md").read_text().count("| `") == 3  # a new folder is made for it
     calls.clear()
     assert run_course.main(["--only", "2"]) == 0 and calls == [("02_linear_regression", [], [])]
     with pytest.raises(SystemExit):
