@@ -373,9 +373,10 @@ def mnist_root() -> Path:
     against data/mnist/SHA256SUMS and uncompressed there once: into data/mnist/prepared, or into a
     per-user folder when the course folder cannot be written. Each file is written under a temporary
     name and renamed when complete, so lessons starting at once, or a run killed half-way, never leave a
-    half file that is later trusted. (torchvision's own download=True would unpack the archives itself,
-    but it writes straight onto the final name and afterwards checks only that the file exists: a run
-    killed half-way would leave a cut-off file that every later run trusts.)
+    half file that is later trusted. (torchvision's own download=True unpacks archives only after its MD5
+    check, which the shipped archives, recompressed, do not pass: given them alone, it goes to the
+    network. And it writes straight onto the final name and afterwards checks only that the file exists,
+    so a run killed half-way would leave a cut-off file that every later run trusts.)
     """
     places = [DATA / "mnist" / "prepared", *_user_folders("mnist")[1:]]
     for root in places:
