@@ -348,6 +348,14 @@ BUGS = [
         "for x, y in zip(x_data, y_data))",
         "tests/test_lessons_01_05.py -k mse_is_the_mean",
     ),
+    (
+        "wrong number",
+        "04 baseline's test accuracy reported from its training rows",
+        "04_wide_deep.py",
+        '"baseline_test_accuracy": baseline_history[-1]["test_accuracy"]',
+        '"baseline_test_accuracy": baseline_history[-1]["train_accuracy"]',
+        "tests/test_lessons_01_05.py -k one_layer_baseline",
+    ),
     # </bugs:01-05>
     # <bugs:06-07-12>
     (
@@ -556,6 +564,14 @@ BUGS = [
         "12_ddp_mnist.py",
         "if rank == 0 and kit.start_figures(args):",
         "if kit.start_figures(args):",
+        "tests/test_mnist.py -k only_rank_0",
+    ),
+    (
+        "ignored flag",
+        "12 --batch-size ignored: the default global batch always",
+        "12_ddp_mnist.py",
+        "make_train_loader(train_dataset, args.batch_size, rank",
+        "make_train_loader(train_dataset, GLOBAL_BATCH, rank",
         "tests/test_mnist.py -k only_rank_0",
     ),
     # </bugs:06-07-12>
@@ -992,6 +1008,14 @@ BUGS = [
         "exact.float().mean()",
         "tests/test_11_seq2seq.py -k accuracy_by_length",
     ),
+    (
+        "sequence detail",
+        "10 generate primes the model with <end> after the start letters",
+        "10_char_rnn.py",
+        "prime_input = vocab.encode(prime_str, language)[:-1]",
+        "prime_input = vocab.encode(prime_str, language)",
+        "tests/test_10_char_rnn.py -k primes",
+    ),
     # </bugs:08-11>
     # <bugs:tools>
     (
@@ -1137,6 +1161,14 @@ BUGS = [
         "        path.parent.mkdir(parents=True, exist_ok=True)\n        with kit.atomic_path(path) as temporary:\n            temporary.write_text(markdown_table",
         "        with kit.atomic_path(path) as temporary:\n            temporary.write_text(markdown_table",
         "tests/test_tools.py -k runner_passes",
+    ),
+    (
+        "ignored flag",
+        "--lr inf let through",
+        "lesson_tools.py",
+        "if not (math.isfinite(value) and value > 0):",
+        "if not value > 0:",
+        "tests/test_tools.py -k refuse_bad",
     ),
     # </bugs:tools>
 ]

@@ -21,6 +21,7 @@ from torch.nn.parallel import DistributedDataParallel  # noqa: E402
 from torch.utils.data import TensorDataset  # noqa: E402
 
 TRAIN_IMAGES, TEST_IMAGES, GLOBAL_BATCH = 512, 200, 128
+RUN_BATCH = 64  # main()'s --batch-size: not the lesson's default, to see that the flag is obeyed
 
 
 class Recording(TensorDataset):
@@ -110,7 +111,7 @@ def main(out: Path, *flags):
     lesson.start_process_group = lambda device_type: group
     rank = group[0]
 
-    results = lesson.main(["--figures", str(out / "figures"), "--batch-size", str(GLOBAL_BATCH), *flags])
+    results = lesson.main(["--figures", str(out / "figures"), "--batch-size", str(RUN_BATCH), *flags])
     record = {"step": step, "frozen": frozen, "seen": train_set.seen, "tested": test_set.seen}
     (out / f"rank{rank}.json").write_text(json.dumps({**record, "results": results}))
 

@@ -216,6 +216,20 @@ def test_generate_never_writes_padding_even_when_the_model_prefers_it():
     assert len(words) == 50 and all(set(word) <= set("ab") for word in words)
 
 
+def test_generate_primes_with_the_language_and_the_start_then_feeds_back_each_sampled_character():
+    vocab = lesson.Vocabulary.from_words(["ab", "ba"], ["english", "spanish"])
+    decoder = tiny_model(vocab)
+    fed = []
+    real_forward = decoder.forward
+    decoder.forward = lambda input, hidden=None: fed.append(input.tolist()) or real_forward(input, hidden)
+    torch.manual_seed(0)
+    words = lesson.generate(decoder, vocab, "spanish", 3, 1.0, "cpu", prime_str="ab")
+    # the prime: <spanish> a b, for each of the 3 words, and no <end> (that would say the word is over)
+    assert fed[0] == [[vocab.index["<spanish>"], vocab.index["a"], vocab.index["b"]]] * 3
+    assert all(len(step) == 3 and all(len(row) == 1 for row in step) for step in fed[1:])
+    assert all(word.startswith("ab") for word in words)
+
+
 @pytest.mark.parametrize("temperature", [0.5, 2.0])
 def test_generate_samples_from_softmax_of_the_scores_divided_by_the_temperature(temperature):
     vocab = lesson.Vocabulary.from_words(["ab"], ["english"])

@@ -509,10 +509,11 @@ def test_04_model_is_three_layers_with_the_activation_between_them(activation):
 
 def test_04_main_builds_the_network_asked_for_and_a_one_layer_baseline(monkeypatch):
     lesson = load_lesson("04_wide_deep")
-    trained, real_train = [], lesson.train
+    trained, rows, real_train = [], [], lesson.train
 
     def watched_train(model, *args, **kwargs):
         trained.append(model)
+        rows.append(args[:4])  # x_train, y_train, x_test, y_test
         return real_train(model, *args, **kwargs)
 
     monkeypatch.setattr(lesson, "train", watched_train)
@@ -527,6 +528,12 @@ def test_04_main_builds_the_network_asked_for_and_a_one_layer_baseline(monkeypat
         assert len(linear) == 1 and result["baseline_parameters"] == 9
         by_hand = 1 / (1 + torch.exp(-(x @ linear[0].weight.T + linear[0].bias)))
         assert torch.allclose(baseline(x), by_hand, atol=1e-6)
+        # each reported accuracy is its own model's percent right on its own rows, counted here
+        for model, (x_train, y_train, x_test, y_test), prefix in zip(trained, rows, ["", "baseline_"]):
+            for part, xs, ys in (("train", x_train, y_train), ("test", x_test, y_test)):
+                right = ((model.eval()(xs) > 0.5).float() == ys).float().mean().item()
+                assert result[f"{prefix}history"][-1][f"{part}_accuracy"] == pytest.approx(100 * right)
+            assert result[f"{prefix}test_accuracy"] == pytest.approx(100 * right)
 
 
 def test_04_deep_network_and_baseline_learn(run):

@@ -449,7 +449,8 @@ def test_reported_loss_and_accuracy_are_over_all_images_of_all_ranks(two_process
 def test_ranks_agree_on_the_reduced_numbers_and_only_rank_0_saves(two_processes):
     ranks, stdout, out = two_processes
     results = [rank["results"] for rank in ranks]
-    assert [r["world_size"] for r in results] == [2, 2] and [r["local_batch"] for r in results] == [64, 64]
+    # --batch-size 64 is the global batch: 32 images per rank per step
+    assert [r["world_size"] for r in results] == [2, 2] and [r["local_batch"] for r in results] == [32, 32]
     # every rank tested its own half of the 200 test images; the all-reduce gives both the whole count
     assert [r["tested_images"] for r in results] == [200, 200]
     assert results[0]["test_accuracy"] == results[1]["test_accuracy"]

@@ -28,6 +28,7 @@ from conftest import REPO, load_lesson, quick, run_script
         (["--epochs", "ten"], "--epochs: expected a whole number"),
         (["--lr", "-0.1"], "--lr: must be a positive finite number"),
         (["--lr", "nan"], "--lr: must be a positive finite number"),
+        (["--lr", "inf"], "--lr: must be a positive finite number"),
         (["--lr", "fast"], "--lr: expected a number"),
         (["--batch-size", "0"], "--batch-size: must be a positive whole number"),
         (["--device", "tpu"], "--device: invalid choice: 'tpu'"),
