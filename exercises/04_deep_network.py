@@ -9,7 +9,8 @@ Write Model: at least 11 nn.Linear layers from the 8 diabetes measurements to on
 of diabetes (end with a sigmoid, as lesson 04 does). Choose what goes between the layers so that it
 learns. The checker trains your model with its own loop (lesson 04's training rows, BCELoss, Adam with
 lr 0.01, 100 full-batch steps) and wants its training loss to get well below that of a model that
-learned nothing.
+learned nothing. A deep ReLU stack can now and then start with a dead layer, so it gets up to three
+fresh starts.
 
 Check it: python exercises/check.py 04
 """

@@ -489,7 +489,42 @@ _NOT_PROBABILITIES = (
 )
 def check_deep_network(module, draw):
     x, y, x_test, y_test = diabetes()
-    model = module.Model()
+    # A deep ReLU stack now and then starts with a whole layer dead (no unit active for any row) and then
+    # cannot learn: a known risk of deep ReLU networks. It is rare for the solution (none of 300 starts
+    # counted), but it happens (--seed 607910768 draws one). The question is whether the design can
+    # learn, so a model that fails gets two more fresh starts; a stack of sigmoids fails every one.
+    for start in range(1, 4):
+        result = _train_deep(module.Model(), x, y, x_test, y_test)
+        if result["loss"] < 0.55:
+            return (
+                f"lowest training loss {result['loss']:.3f} (learning nothing: {result['nothing']:.3f}),"
+                f" held-out accuracy {result['accuracy']:.0%}"
+                + (f", at fresh start {start}" if start > 1 else "")
+            )
+    lines = [
+        f"in the checker's 100 steps of Adam, from 3 fresh starts, your model's training loss got no lower"
+        f" than {result['loss']:.3f}; it must get below 0.55.",
+        f"A model that learned nothing scores {result['nothing']:.3f}, by answering {result['rate']:.0%} (the"
+        " share of diabetes cases) for everyone.",
+    ]
+    if result["answers"].std() < 1e-3:
+        lines.append(
+            f"Yours gives every row the same answer, {result['answers'].mean():.3f}: nothing of the input gets"
+            " through."
+        )
+    lines.append(
+        f"Before training, the gradient reaching the first layer was {result['reach']:.1e} times the last layer's."
+    )
+    if result["reach"] < 1e-3:
+        lines.append(
+            "That is the vanishing gradient: on its way back through the layers the gradient shrinks (every"
+            " sigmoid multiplies it by its slope,\nat most 0.25), so the first layers hardly learn."
+        )
+    raise Wrong("\n".join(lines))
+
+
+def _train_deep(model, x, y, x_test, y_test):
+    """One start of exercise 04: the model's shape checked, then the checker's own training."""
     linears = [layer for layer in model.modules() if isinstance(layer, nn.Linear)]
     if len(linears) < 11:
         raise Wrong(f"Model has {len(linears)} nn.Linear layers: the exercise asks for more than 10.")
@@ -530,7 +565,6 @@ def check_deep_network(module, draw):
         loss = min(lowest, criterion(answers, y).item())
         accuracy = ((model(x_test) > 0.5).float() == y_test).float().mean().item()
     rate = y.mean().item()
-    nothing = -(rate * math.log(rate) + (1 - rate) * math.log(1 - rate))
     # The lowest training loss of the 100 steps must be below 0.55. A model that learned nothing can at best
     # answer the share of diabetes cases (35%) for every row, which scores 0.646; lesson 03's single layer
     # reaches about 0.47. The lowest, not the last: at lr 0.01 Adam now and then throws a deep ReLU network
@@ -540,29 +574,14 @@ def check_deep_network(module, draw):
     # at width 64). A model that fails is told of the vanishing gradient when its first layer's gradient
     # starts below 1e-3 of its last layer's: for 11-layer stacks of sigmoids it was at most 7e-6 over 500
     # seeds (widths 8, 16 and 64); for the solution's ReLU layers, 3e-5 to 1e-3, but those learn.
-    if not loss < 0.55:
-        lines = [
-            f"in the checker's 100 steps of Adam, your model's training loss got no lower than {loss:.3f};"
-            " it must get below 0.55.",
-            f"A model that learned nothing scores {nothing:.3f}, by answering {rate:.0%} (the share of diabetes"
-            " cases) for everyone.",
-        ]
-        if answers.std() < 1e-3:
-            lines.append(
-                f"Yours gives every row the same answer, {answers.mean():.3f}: nothing of the input gets through."
-            )
-        lines.append(
-            f"Before training, the gradient reaching the first layer was {reach:.1e} times the last layer's."
-        )
-        if reach < 1e-3:
-            lines.append(
-                "That is the vanishing gradient: on its way back through the layers the gradient shrinks (every"
-                " sigmoid multiplies it by its slope,\nat most 0.25), so the first layers hardly learn."
-            )
-        raise Wrong("\n".join(lines))
-    return (
-        f"lowest training loss {loss:.3f} (learning nothing: {nothing:.3f}), held-out accuracy {accuracy:.0%}"
-    )
+    return {
+        "loss": loss,
+        "nothing": -(rate * math.log(rate) + (1 - rate) * math.log(1 - rate)),
+        "rate": rate,
+        "answers": answers,
+        "reach": reach,
+        "accuracy": accuracy,
+    }
 
 
 # --------------------------------------------------------------------------- 05 (lecture 8)
