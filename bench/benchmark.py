@@ -19,6 +19,7 @@ live here, never in the lessons or the tests: timings depend on the machine.
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
 import os
 import platform
@@ -224,14 +225,18 @@ def load_average() -> str:
         return "?"
 
 
-def environment_lines() -> list[str]:
-    """The machine, the versions and how busy the machine was: printed under every table."""
+def environment_lines(argv=None, script=None) -> list[str]:
+    """The command, the day, the machine, the versions and how busy the machine was: printed under every
+    table."""
     cores = f"{os.cpu_count()} cores"
     if hasattr(os, "sched_getaffinity"):
         cores += f" ({len(os.sched_getaffinity(0))} usable)"
     import torch
 
+    script = script or Path(sys.argv[0]).name  # the bench/ script that was run, and its flags
+    command = " ".join([f"python bench/{script}", *(sys.argv[1:] if argv is None else argv)])
     return [
+        f"`{command}` on {datetime.date.today().isoformat()}",
         f"CPU: {cpu_model()} ({torch.backends.cpu.get_cpu_capability()} kernels), {cores}",
         f"torch {package_version('torch')}, torchvision {package_version('torchvision')}, "
         f"Python {platform.python_version()}, {platform.system()} {platform.release()}",
@@ -414,7 +419,7 @@ def main(argv=None) -> int:
     if unknown or args.seeds < 1:
         parser.error(f"--lessons takes {', '.join(TARGETS)}; --seeds at least 1")
 
-    environment = environment_lines()
+    environment = environment_lines(argv, "benchmark.py")
     print("\n".join(environment), flush=True)
     comparisons = {"cells": cell_comparison, "attention": attention_comparison, "ddp": ddp_scaling}
     for name, compare in comparisons.items():
