@@ -15,9 +15,11 @@ import os
 
 # PyTorch's CPU threads meet at a barrier after every operation. By default a thread that arrives early
 # spins, burning its core while it waits; beside another busy program the thread it waits for may not
-# even be running, and a lesson then crawls. Sleeping instead costs nothing on a quiet machine
-# (bench/README.md has the measurements). OpenMP reads this setting once, when torch is first imported:
-# that is why every lesson imports lesson_tools before torch. A value you set yourself wins.
+# even be running, and a lesson then crawls. Sleeping instead keeps a lesson near its quiet speed beside
+# other work; on a quiet machine it costs some speed, how much depends on the processor (bench/README.md
+# has the measurements). OpenMP reads this setting once, when torch is first imported: that is why every
+# lesson imports lesson_tools before torch. A value you set yourself wins (OMP_WAIT_POLICY=ACTIVE, say,
+# on a machine that runs nothing else).
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import argparse  # noqa: E402  (after the line above, on purpose)

@@ -98,6 +98,11 @@ def main(argv=None) -> int:
                 cells.append(f"{statistics.median(seconds):.1f}")
             rows.append(f"| {lesson} --quick | {setting} | " + " | ".join(cells) + " |")
             print(rows[-1], flush=True)
+    environment.append(
+        f"medians of {args.repeats} run(s) per cell, wall seconds from launch to exit, start-up included; in"
+        " the last column, of both lessons' runs; each setting overrides the lessons' own in the child"
+        " processes only"
+    )
     text = "\n".join(rows) + "\n\n" + "\n".join(f"- {line}" for line in environment) + "\n"
     if args.readme:
         replace_readme_section("threads", text, readme=REPO / "bench" / "README.md")
