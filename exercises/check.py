@@ -489,22 +489,34 @@ _NOT_PROBABILITIES = (
 )
 def check_deep_network(module, draw):
     x, y, x_test, y_test = diabetes()
+    rate = y.mean().item()  # the share of diabetes cases; answering it for every row scores `nothing`
+    nothing = -(rate * math.log(rate) + (1 - rate) * math.log(1 - rate))
     # A deep ReLU stack now and then starts with a whole layer dead (no unit active for any row) and then
     # cannot learn: a known risk of deep ReLU networks. It is rare for the solution (none of 300 starts
     # counted), but it happens (--seed 607910768 draws one). The question is whether the design can
     # learn, so a model that fails gets two more fresh starts; a stack of sigmoids fails every one.
+    #
+    # The lowest training loss of the 100 steps must be below 0.55. A model that learned nothing can at best
+    # answer the share of diabetes cases (35%) for every row, which scores 0.646; lesson 03's single layer
+    # reaches about 0.47. The lowest, not the last: at lr 0.01 Adam now and then throws a deep ReLU network
+    # off for a few steps late in training (the solution's last loss was 0.553 for 1 seed in 300), and the
+    # question here is whether it can learn at all. Over 400 seeds the solution (ReLU, width 16) reached
+    # 0.25-0.46; an 11-layer stack of sigmoids stayed at 0.646 for 100 of 100 seeds (width 16, and 50 of 50
+    # at width 64). A model that fails is told of the vanishing gradient when its first layer's gradient
+    # starts below 1e-3 of its last layer's: for 11-layer stacks of sigmoids it was at most 7e-6 over 500
+    # seeds (widths 8, 16 and 64); for the solution's ReLU layers, 3e-5 to 1e-3, but those learn.
     for start in range(1, 4):
         result = _train_deep(module.Model(), x, y, x_test, y_test)
         if result["loss"] < 0.55:
             return (
-                f"lowest training loss {result['loss']:.3f} (learning nothing: {result['nothing']:.3f}),"
+                f"lowest training loss {result['loss']:.3f} (learning nothing: {nothing:.3f}),"
                 f" held-out accuracy {result['accuracy']:.0%}"
                 + (f", at fresh start {start}" if start > 1 else "")
             )
     lines = [
         f"in the checker's 100 steps of Adam, from 3 fresh starts, your model's training loss got no lower"
         f" than {result['loss']:.3f}; it must get below 0.55.",
-        f"A model that learned nothing scores {result['nothing']:.3f}, by answering {result['rate']:.0%} (the"
+        f"A model that learned nothing scores {nothing:.3f}, by answering {rate:.0%} (the"
         " share of diabetes cases) for everyone.",
     ]
     if result["answers"].std() < 1e-3:
@@ -564,20 +576,8 @@ def _train_deep(model, x, y, x_test, y_test):
         answers = model(x)
         loss = min(lowest, criterion(answers, y).item())
         accuracy = ((model(x_test) > 0.5).float() == y_test).float().mean().item()
-    rate = y.mean().item()
-    # The lowest training loss of the 100 steps must be below 0.55. A model that learned nothing can at best
-    # answer the share of diabetes cases (35%) for every row, which scores 0.646; lesson 03's single layer
-    # reaches about 0.47. The lowest, not the last: at lr 0.01 Adam now and then throws a deep ReLU network
-    # off for a few steps late in training (the solution's last loss was 0.553 for 1 seed in 300), and the
-    # question here is whether it can learn at all. Over 400 seeds the solution (ReLU, width 16) reached
-    # 0.25-0.46; an 11-layer stack of sigmoids stayed at 0.646 for 100 of 100 seeds (width 16, and 50 of 50
-    # at width 64). A model that fails is told of the vanishing gradient when its first layer's gradient
-    # starts below 1e-3 of its last layer's: for 11-layer stacks of sigmoids it was at most 7e-6 over 500
-    # seeds (widths 8, 16 and 64); for the solution's ReLU layers, 3e-5 to 1e-3, but those learn.
     return {
         "loss": loss,
-        "nothing": -(rate * math.log(rate) + (1 - rate) * math.log(1 - rate)),
-        "rate": rate,
         "answers": answers,
         "reach": reach,
         "accuracy": accuracy,

@@ -64,6 +64,17 @@ def tiny_loader(n=10, batch_size=4, seed=0):
     return DataLoader(TensorDataset(images, labels), batch_size=batch_size)
 
 
+def conv_pool_relu(conv, x):
+    """One of the lecture's CNN stages by hand: convolution, 2x2 max pooling, then ReLU."""
+    return F.max_pool2d(F.conv2d(x, conv.weight, conv.bias), 2).clamp(min=0)
+
+
+def cnn_by_hand(model, x):
+    """Lesson 07's Net (and 12's) by hand: two stages, flattened, then the linear layer."""
+    h = conv_pool_relu(model.conv2, conv_pool_relu(model.conv1, x))
+    return h.flatten(1) @ model.fc.weight.T + model.fc.bias
+
+
 def frozen_optimizer(model):
     """An optimizer and a schedule that leave the weights where they are."""
     optimizer = torch.optim.SGD(model.parameters(), lr=0.0)
@@ -226,11 +237,8 @@ def test_07_cnn_is_conv_pool_relu_twice_then_linear_computed_by_hand(capsys):
     torch.manual_seed(0)
     model = cnn.build_model(False, torch.device("cpu"))  # as the lesson builds it: channels_last on a CPU
     x = torch.randn(8, 1, 28, 28)
-    h = F.max_pool2d(F.conv2d(x, model.conv1.weight, model.conv1.bias), 2).clamp(min=0)
-    h = F.max_pool2d(F.conv2d(h, model.conv2.weight, model.conv2.bias), 2).clamp(min=0)
-    expected = h.reshape(8, 320) @ model.fc.weight.T + model.fc.bias
     with torch.no_grad():
-        torch.testing.assert_close(model(x), expected, atol=1e-4, rtol=1e-4)
+        torch.testing.assert_close(model(x), cnn_by_hand(model, x), atol=1e-4, rtol=1e-4)
     cnn.show_shapes(model, x[:2])
     printed = capsys.readouterr().out
     # 28 - 5 + 1 = 24, pooled 12; 12 - 5 + 1 = 8, pooled 4; 20 maps of 4 x 4 = 320 numbers -> 10 scores
@@ -287,10 +295,8 @@ def test_07_inception_net_is_the_lectures_computed_by_hand():
     model = cnn.InceptionNet()
     x = torch.randn(2, 1, 28, 28)
     with torch.no_grad():
-        h = F.max_pool2d(F.conv2d(x, model.conv1.weight, model.conv1.bias), 2).clamp(min=0)
-        h = model.incept1(h)  # InceptionA is computed by hand in the test above
-        h = F.max_pool2d(F.conv2d(h, model.conv2.weight, model.conv2.bias), 2).clamp(min=0)
-        h = model.incept2(h)
+        h = model.incept1(conv_pool_relu(model.conv1, x))  # InceptionA is computed by hand above
+        h = model.incept2(conv_pool_relu(model.conv2, h))
         expected = h.reshape(2, 1408) @ model.fc.weight.T + model.fc.bias
         torch.testing.assert_close(model(x), expected, atol=1e-4, rtol=1e-4)
 
@@ -361,11 +367,8 @@ def test_12_net_is_lesson_07s_cnn_computed_by_hand():
     torch.manual_seed(0)
     model = load_lesson("12_ddp_mnist").Net()
     x = torch.randn(4, 1, 28, 28)
-    h = F.max_pool2d(F.conv2d(x, model.conv1.weight, model.conv1.bias), 2).clamp(min=0)
-    h = F.max_pool2d(F.conv2d(h, model.conv2.weight, model.conv2.bias), 2).clamp(min=0)
-    expected = h.reshape(4, 320) @ model.fc.weight.T + model.fc.bias
     with torch.no_grad():
-        torch.testing.assert_close(model(x), expected, atol=1e-4, rtol=1e-4)
+        torch.testing.assert_close(model(x), cnn_by_hand(model, x), atol=1e-4, rtol=1e-4)
 
 
 def test_12_quick_learns_on_one_process(trained):
