@@ -102,6 +102,49 @@ def lesson_parser(
     return parser
 
 
+def add_lecture_flag(parser: argparse.ArgumentParser, lecture: dict) -> None:
+    """--lecture: train with the lecture code's own settings. `lecture` maps each setting to the
+    lecture's value: a flag's name (epochs, lr, batch_size, ...) to its value, or any other name to a
+    pair (the lecture's choice, the lesson's choice), e.g. "optimizer": ("SGD, momentum 0.5", "AdamW")."""
+    listed = ", ".join(f"{_setting(name)} {_lecture_value(value)}" for name, value in lecture.items())
+    parser.add_argument(
+        "--lecture", action="store_true", help=f"train with the lecture code's own settings: {listed}"
+    )
+
+
+def _setting(name: str) -> str:
+    return name.replace("_", " ")
+
+
+def _lecture_value(value) -> str:
+    return (
+        f"{value[0]}"
+        if isinstance(value, tuple)
+        else f"{value:g}"
+        if isinstance(value, float)
+        else f"{value}"
+    )
+
+
+def use_lecture_settings(args, parser: argparse.ArgumentParser, lecture: dict) -> list[str]:
+    """With --lecture, put the lecture's values into args (a flag the learner typed keeps its value) and
+    print one line that lists every change; without it, do nothing. Returns the changes listed."""
+    if not getattr(args, "lecture", False):
+        return []
+    changes = []
+    for name, value in lecture.items():
+        if isinstance(value, tuple):  # a choice without a flag: the lesson itself looks at args.lecture
+            changes.append(f"{_setting(name)} {value[0]} (not {value[1]})")
+        elif getattr(args, name) == parser.get_default(name):  # not typed by the learner
+            if value != getattr(args, name):
+                changes.append(
+                    f"{_setting(name)} {_lecture_value(value)} (not {_lecture_value(getattr(args, name))})"
+                )
+            setattr(args, name, value)
+    print("--lecture, the lecture code's settings: " + "; ".join(changes))
+    return changes
+
+
 def add_checkpoint_flags(parser: argparse.ArgumentParser, lesson: str, load: bool = True) -> None:
     """--save [PATH] and --load PATH; without a PATH, --save writes checkpoints/<lesson>.pt."""
     parser.add_argument(
@@ -222,6 +265,28 @@ def data_file(relative: str | Path) -> Path:
     return path
 
 
+# --------------------------------------------------------------------------- the diabetes table
+
+DIABETES_CSV = "diabetes/pima-indians-diabetes.csv"  # 768 rows: 8 measurements, then 1 if diabetes followed
+DIABETES_TEST_ROWS = 192  # a quarter of the rows is held out: no model ever trains on them
+DIABETES_SPLIT_SEED = 20240101  # the split never moves with --seed, so results stay comparable between runs
+
+
+def diabetes_split(x_data: torch.Tensor, y_data: torch.Tensor):
+    """The held-out split every diabetes lesson and exercise uses: (x_train, y_train, x_test, y_test).
+
+    The rows are shuffled by a fixed generator, so the same rows are held out on every run. Every feature
+    is then put on one scale (mean 0, spread 1) using the training rows only, so that no number from the
+    test rows leaks into training: raw values run from under 0.1 (pedigree) to over 800 (insulin), and one
+    learning rate cannot suit weights for both.
+    """
+    order = torch.randperm(len(x_data), generator=torch.Generator().manual_seed(DIABETES_SPLIT_SEED))
+    train, test = order[DIABETES_TEST_ROWS:], order[:DIABETES_TEST_ROWS]
+    mean, std = x_data[train].mean(0), x_data[train].std(0)
+    x_data = (x_data - mean) / std
+    return x_data[train], y_data[train], x_data[test], y_data[test]
+
+
 # --------------------------------------------------------------------------- where files are written
 
 
@@ -297,14 +362,18 @@ def _output_file(path: Path | None, folder: str, name: str, what: str) -> Path:
     return path
 
 
-def save_checkpoint(path: Path | bool, lesson: str, model: torch.nn.Module, **extra) -> Path:
+def save_checkpoint(
+    path: Path | bool, lesson: str, model: torch.nn.Module, variant: str = "", **extra
+) -> Path:
     """Write the model's weights atomically, tagged with the lesson that made them. path=True (a bare
-    --save) means checkpoints/<lesson>.pt in the course folder.
+    --save) means checkpoints/<lesson>.pt in the course folder, or <lesson>_<variant>.pt for a model
+    trained with other options (say, variant="inception"), so that one never overwrites the other.
 
     Only tensors and plain values (numbers, strings, lists) go in, so torch.load(weights_only=True)
     can read the file back without running any code stored in it.
     """
-    path = _output_file(None if path is True else path, "checkpoints", f"{lesson}.pt", "checkpoint")
+    name = f"{lesson}_{variant}.pt" if variant else f"{lesson}.pt"
+    path = _output_file(None if path is True else path, "checkpoints", name, "checkpoint")
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
     try:
         with atomic_path(path) as temporary:
@@ -350,6 +419,10 @@ def load_weights(model: torch.nn.Module, checkpoint: dict, path: Path) -> None:
 
 
 # --------------------------------------------------------------------------- MNIST files
+
+# The mean and standard deviation of all MNIST training pixels scaled to [0, 1], the numbers of lecture 9's
+# transforms.Normalize((0.1307,), (0.3081,)) (data/mnist/PROVENANCE.md).
+MNIST_MEAN, MNIST_STD = 0.1307, 0.3081
 
 MNIST_FILES = {  # uncompressed IDX file -> its size in bytes (see data/mnist/PROVENANCE.md)
     "train-images-idx3-ubyte": 47_040_016,
@@ -433,8 +506,9 @@ def save_figure(fig, name: str, args) -> Path:
     return path
 
 
-def plot_curves(history: list[dict], name: str, args, right: str = "test_accuracy") -> Path:
-    """The training loss and another number of each epoch (test accuracy unless said), side by side."""
+def curves_figure(history: list[dict], right: str = "test_accuracy"):
+    """The training loss and another number of each epoch (test accuracy unless said), side by side.
+    Returns the figure, whose Axes hold exactly the numbers of history (tests read them back)."""
     import matplotlib.pyplot as plt
 
     epochs = [row["epoch"] for row in history]
@@ -446,7 +520,12 @@ def plot_curves(history: list[dict], name: str, args, right: str = "test_accurac
     right_ax.set(xlabel="epoch", ylabel="percent" if right.endswith(PERCENT) else "", title=title)
     for ax in (left, right_ax):
         ax.xaxis.set_major_locator(plt.MaxNLocator(integer=True))  # whole epochs only
-    return save_figure(fig, name, args)
+    return fig
+
+
+def plot_curves(history: list[dict], name: str, args, right: str = "test_accuracy") -> Path:
+    """curves_figure saved as <figures>/<name>.png."""
+    return save_figure(curves_figure(history, right), name, args)
 
 
 # --------------------------------------------------------------------------- training

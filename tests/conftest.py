@@ -1,8 +1,11 @@
 """What the tests share: loading a lesson by file name, running one as a learner does, and the quick
 training runs that several tests inspect (each trained once per session, not once per test)."""
 
+import contextlib
 import importlib.util
+import io
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -73,22 +76,45 @@ def course_in(monkeypatch, tmp_path):
 
 
 @pytest.fixture(scope="session")
-def trained(tmp_path_factory):
-    """Quick runs shared by many tests: lesson -> (results, saved checkpoint, figures folder)."""
+def _runs(tmp_path_factory):
+    """The quick runs of the session: (lesson, flags) -> (results, checkpoint, figures folder, printed
+    lines). Each is run once, whichever of `trained` and `printed` asks first."""
     runs = {}
 
     def get(lesson, *flags):
         if (lesson, flags) not in runs:
             folder = tmp_path_factory.mktemp(lesson)
-            argv = [
-                "--quick",
-                "--save",
-                str(folder / "model.pt"),
-                "--figures",
-                str(folder / "figures"),
-                *flags,
-            ]
-            runs[lesson, flags] = (load_lesson(lesson).main(argv), folder / "model.pt", folder / "figures")
+            saves = "add_checkpoint_flags(" in (REPO / f"{lesson}.py").read_text()  # has --save
+            argv = ["--quick", "--figures", str(folder / "figures"), *flags]
+            argv += ["--save", str(folder / "model.pt")] if saves else []
+            output = io.StringIO()
+            with contextlib.redirect_stdout(output):
+                results = load_lesson(lesson).main(argv)
+            runs[lesson, flags] = (
+                results,
+                folder / "model.pt",
+                folder / "figures",
+                output.getvalue().splitlines(),
+            )
         return runs[lesson, flags]
 
     return get
+
+
+@pytest.fixture(scope="session")
+def trained(_runs):
+    """Quick runs shared by many tests: trained(lesson, *flags) -> (results, saved checkpoint, figures
+    folder), run once per session with --quick, --figures, the flags given, and --save where the lesson
+    has it."""
+    return lambda lesson, *flags: _runs(lesson, *flags)[:3]
+
+
+@pytest.fixture(scope="session")
+def printed(_runs):
+    """The lines the same quick run printed, as the learner reads them: printed(lesson, *flags)."""
+    return lambda lesson, *flags: _runs(lesson, *flags)[3]
+
+
+def masked(lines: list[str]) -> list[str]:
+    """Printed lines with every time in seconds masked, for comparing two runs."""
+    return [re.sub(r"\d+(\.\d+)? ?s\b", "<s>", line) for line in lines]
