@@ -11,31 +11,30 @@ seed_everything do the same with more care (Apple's MPS, a clear message for an 
 them once, then trust them.
 """
 
+import argparse
+import gzip
+import hashlib
+import json
+import math
 import os
+import random
+import shutil
+import sys
+import tempfile
+import time
+from contextlib import contextmanager
+from pathlib import Path
 
-# PyTorch's CPU threads meet at a barrier after every operation. By default a thread that arrives early
-# spins, burning its core while it waits; beside another busy program the thread it waits for may not
-# even be running, and a lesson then crawls. Sleeping instead keeps a lesson near its quiet speed beside
-# other work; on a quiet machine it costs some speed, how much depends on the processor (bench/README.md
-# has the measurements). OpenMP reads this setting once, when torch is first imported: that is why every
-# lesson imports lesson_tools before torch. A value you set yourself wins (OMP_WAIT_POLICY=ACTIVE, say,
-# on a machine that runs nothing else).
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+import torch
 
-import argparse  # noqa: E402  (after the line above, on purpose)
-import gzip  # noqa: E402
-import hashlib  # noqa: E402
-import json  # noqa: E402
-import math  # noqa: E402
-import random  # noqa: E402
-import shutil  # noqa: E402
-import sys  # noqa: E402
-import tempfile  # noqa: E402
-import time  # noqa: E402
-from contextlib import contextmanager  # noqa: E402
-from pathlib import Path  # noqa: E402
-
-import torch  # noqa: E402
+# PyTorch's CPU threads meet at a barrier after every operation, and a thread that arrives early spins,
+# burning its core while it waits. Alone on the machine, spinning is fastest; beside another busy program
+# the thread it waits for may not even be running, and a lesson crawls. So the course keeps OpenMP's own
+# (spinning) default and adapts the number of threads instead: before each epoch it looks at how much CPU
+# the rest of the machine used, and gives PyTorch only the cores left free (ThreadPolicy, below). The
+# measurements behind this choice: bench/README.md, "Threads: quiet and busy machines".
+# A value you set yourself wins: with OMP_NUM_THREADS or OMP_WAIT_POLICY in the environment, the course
+# never changes the number of threads (OMP_WAIT_POLICY=PASSIVE makes waiting threads sleep instead).
 
 REPO = Path(__file__).resolve().parent  # data is found from here, never from the current directory
 DATA = REPO / "data"
@@ -159,6 +158,61 @@ def add_checkpoint_flags(parser: argparse.ArgumentParser, lesson: str, load: boo
         parser.add_argument(
             "--load", type=Path, metavar="PATH", help="use the model saved in PATH; no training"
         )
+
+
+# --------------------------------------------------------------------------- threads
+
+
+class ThreadPolicy:
+    """Gives PyTorch as many CPU threads as the machine has cores free, judged again before each epoch.
+
+    Between two looks it reads how much CPU time the whole machine spent (Linux's /proc/stat) and how
+    much of it was this process's own (os.times); the difference is what other programs used. A lesson
+    beside another busy lesson then drops to one thread, whose work never waits for a thread that is not
+    running, and takes its cores back when the other one ends. It changes nothing when the learner set
+    OMP_NUM_THREADS or OMP_WAIT_POLICY, or where there is no /proc/stat to read (macOS, Windows).
+    """
+
+    def __init__(self, every: float = 1.0):
+        self.every = every  # seconds between two looks: long enough to average out a program's bursts
+        self.most = torch.get_num_threads()  # PyTorch's own choice, one per core: never more than that
+        learner_set = any(os.environ.get(name) for name in ("OMP_NUM_THREADS", "OMP_WAIT_POLICY"))
+        self.adapt = not learner_set and self._look() is not None
+        self._last = self._look()
+
+    @staticmethod
+    def _look():
+        """(wall clock, CPU seconds the machine spent, CPU seconds this process spent, cores), or None."""
+        try:
+            with open("/proc/stat") as stat:
+                ticks = [int(field) for field in stat.readline().split()[1:]]
+        except (OSError, ValueError):
+            return None
+        own = os.times()
+        busy = (sum(ticks) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")  # all but idle and iowait
+        return time.monotonic(), busy, own.user + own.system, os.cpu_count() or 1
+
+    def others_busy(self, before, after) -> float:
+        """How many cores other programs kept busy, on average, between two looks."""
+        wall = after[0] - before[0]
+        return max(0.0, (after[1] - before[1]) - (after[2] - before[2])) / wall if wall > 0 else 0.0
+
+    def threads_for(self, others: float, cores: int) -> int:
+        """The cores left free, rounded, at least one and at most PyTorch's own choice."""
+        return max(1, min(self.most, round(cores - others)))
+
+    def update(self) -> int:
+        """Look again (at most once per `every` seconds) and set PyTorch's thread count; returns it."""
+        now = self._look() if self.adapt else None
+        if now is not None and now[0] - self._last[0] >= self.every:
+            threads = self.threads_for(self.others_busy(self._last, now), now[3])
+            if threads != torch.get_num_threads():
+                torch.set_num_threads(threads)
+            self._last = now
+        return torch.get_num_threads()
+
+
+THREADS = ThreadPolicy()
 
 
 # --------------------------------------------------------------------------- device and seeds
@@ -567,6 +621,7 @@ class EpochLog:
         self.epochs, self.lr, self.reference, self.every = epochs, lr, reference, every
         self.show, self.seconds = show, seconds
         self.history: list[dict] = []
+        THREADS.update()  # the threads for the first epoch, judged by what the machine did since start-up
         self._started = time.perf_counter()
 
     def end_epoch(self, epoch: int, **numbers) -> dict:
@@ -592,6 +647,7 @@ class EpochLog:
             if self.seconds:
                 shown.append(f"{seconds:.1f} s")
             print("   " + "   ".join(shown), flush=True)
+        THREADS.update()  # the threads for the next epoch
         self._started = time.perf_counter()
         return row
 

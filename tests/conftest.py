@@ -15,7 +15,11 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))  # lets the lessons' `import lesson_tools` work under pytest
 
-import lesson_tools as kit  # noqa: E402  (before torch: it sets how PyTorch's threads wait)
+import lesson_tools as kit  # noqa: E402
+
+# The lessons' thread count follows the machine's load (lesson_tools.ThreadPolicy); in the tests it stays
+# put, so that two runs of a lesson round alike whatever else the machine is doing.
+kit.THREADS.adapt = False
 
 
 def load_lesson(name: str):
