@@ -37,7 +37,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
-from run_course import cpu_model, replace_readme_section  # noqa: E402  (shared with the course runner)
+sys.path.insert(0, str(REPO / "tools"))
+from generated import cpu_model, replace_section  # noqa: E402
 
 BENCH_README = REPO / "bench" / "README.md"  # the builders' README: the learners' is REPO/README.md
 MEMORY_LIMIT_MB = 1500.0  # 1.5 GB, counted in decimal megabytes (the stricter reading)
@@ -240,9 +241,9 @@ def environment_lines(argv=None, script=None) -> list[str]:
         f"CPU: {cpu_model()} ({torch.backends.cpu.get_cpu_capability()} kernels), {cores}",
         f"torch {package_version('torch')}, torchvision {package_version('torchvision')}, "
         f"Python {platform.python_version()}, {platform.system()} {platform.release()}",
-        f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}; the lessons' threads wait with "
-        f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')} unless a table says otherwise; "
-        f"load average before: {load_average()}",
+        f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}, "
+        f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', 'unset')} (unset: the course's default, threads "
+        f"that follow the machine's load) unless a table says otherwise; load average before: {load_average()}",
     ]
 
 
@@ -432,7 +433,7 @@ def main(argv=None) -> int:
             )
             print(text)
             if args.readme:
-                replace_readme_section(name, text, readme=BENCH_README)
+                replace_section(name, text, BENCH_README)
             return 0
 
     runs = []
@@ -454,7 +455,7 @@ def main(argv=None) -> int:
     print("\n" + plain(rows) + "\n\n" + "\n".join(environment[-1:] + verdicts))
     text = markdown(rows, environment + [COLUMNS_EXPLAINED] + verdicts)
     if args.readme:
-        replace_readme_section("benchmark", text, readme=BENCH_README)
+        replace_section("benchmark", text, BENCH_README)
     if args.markdown:
         if args.markdown == "-":
             print("\n" + text)

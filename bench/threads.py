@@ -1,17 +1,24 @@
-"""How the lessons hold up when the CPU is shared: thread and wait settings, measured three ways.
+"""How the lessons' CPU threads should wait: each policy measured in the cases a learner meets.
 
-    python bench/threads.py                       # 06, 07 and 09 --quick, every setting, every scene
-    python bench/threads.py --lessons 07 --repeats 3
-    python bench/threads.py --readme              # put the table into bench/README.md
+    python bench/threads.py                         # 06, 07, 09 and 11 at their defaults, every case
+    python bench/threads.py --lessons 06 --cases quiet,video --repeats 3
+    python bench/threads.py --quick                 # the same with --quick: a check of the script
+    python bench/threads.py --readme                # put the table into bench/README.md
 
-Each lesson runs with `--quick --no-figures` in a fresh process, in three scenes:
-  quiet    alone on the machine;
-  busy     beside one busy process (a Python loop that keeps one core at 100%);
-  two      beside a second course process: the same lesson started at the same moment.
-and with each setting of the environment:
-  the lessons' own   what a learner gets: 2 threads that sleep while they wait (see lesson_tools.py);
-  others             OMP_WAIT_POLICY / OMP_NUM_THREADS set in the environment, overriding that.
-The table gives the median wall seconds of --repeats runs (in "two", of both processes).
+Each lesson runs as a learner starts it (`python NN_name.py --no-figures`), in a fresh process, timed from
+launch to exit, in four cases:
+  quiet        alone on the machine;
+  video        beside a light periodic load, like a video playing: a process that keeps about a third
+               of one core busy, in bursts of 10 ms;
+  two lessons  beside a second lesson: the same lesson, with the same policy, started at the same moment
+               (the time is the mean of the two);
+  run_course   under the course runner (`python run_course.py --only NN`), which echoes its output;
+and with each policy for PyTorch's CPU threads:
+  adaptive     the course's default: libgomp's own waiting, and as many threads as the machine has
+               cores free, judged again before each epoch (lesson_tools.ThreadPolicy);
+  spin         libgomp's default, one thread per core, fixed (OMP_NUM_THREADS=<cores>);
+  passive      one thread per core that sleeps while it waits (OMP_WAIT_POLICY=PASSIVE);
+  one thread   OMP_NUM_THREADS=1.
 """
 
 from __future__ import annotations
@@ -26,86 +33,123 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
-from run_course import replace_readme_section  # noqa: E402
-
 sys.path.insert(0, str(REPO / "bench"))
 from benchmark import environment_lines  # noqa: E402
 
-SETTINGS = {
-    "the lessons' own: 2 threads, PASSIVE": {},
-    "libgomp's default wait (the course before)": {"OMP_WAIT_POLICY": ""},  # empty counts as unset
-    "2 threads, OMP_WAIT_POLICY=ACTIVE": {"OMP_WAIT_POLICY": "ACTIVE"},
-    "OMP_NUM_THREADS=1": {"OMP_NUM_THREADS": "1"},
+sys.path.insert(0, str(REPO / "tools"))
+from generated import replace_section  # noqa: E402
+
+CORES = str(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count())
+POLICIES = {
+    "adaptive": {},
+    "spin": {"OMP_NUM_THREADS": CORES},
+    "passive": {"OMP_WAIT_POLICY": "PASSIVE"},
+    "one thread": {"OMP_NUM_THREADS": "1"},
 }
-SCENES = ("quiet", "busy", "two")
-SCRIPTS = {
-    "06": "06_softmax_mnist.py",
-    "07": "07_cnn_mnist.py",
-    "08": "08_rnn.py",
-    "09": "09_rnn_classification.py",
-}
-BUSY_LOOP = "while True: pass"
+CASES = ("quiet", "video", "two lessons", "run_course")
+SCRIPTS = {path.stem[:2]: path.name for path in REPO.glob("[0-9][0-9]_*.py")}
+# busy for 10 ms, asleep for 20 ms: a third of one core, in bursts, like a browser playing a video
+VIDEO = "import time\nwhile True:\n    end = time.perf_counter() + 0.010\n    while time.perf_counter() < end: pass\n    time.sleep(0.020)"
 
 
-def start(lesson: str, env: dict) -> subprocess.Popen:
-    command = [sys.executable, str(REPO / SCRIPTS[lesson]), "--quick", "--no-figures"]
-    environment = {k: v for k, v in os.environ.items() if k not in ("OMP_NUM_THREADS", "OMP_WAIT_POLICY")}
+def command(lesson: str, case: str, quick: bool) -> list[str]:
+    flags = ["--no-figures", *(["--quick"] if quick else [])]
+    if case == "run_course":
+        return [sys.executable, str(REPO / "run_course.py"), "--only", lesson, *flags]
+    return [sys.executable, str(REPO / SCRIPTS[lesson]), *flags]
+
+
+def start(argv: list[str], policy: dict) -> subprocess.Popen:
+    clean = {k: v for k, v in os.environ.items() if k not in ("OMP_NUM_THREADS", "OMP_WAIT_POLICY")}
     return subprocess.Popen(
-        command, cwd=REPO, env={**environment, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        argv, cwd=REPO, env={**clean, **policy}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
     )
 
 
 def finish(process: subprocess.Popen, started: float) -> float:
-    _, error = process.communicate(timeout=900)
+    _, error = process.communicate(timeout=1800)
     if process.returncode != 0:
         sys.exit(f"a run failed:\n{error.decode()}")
     return time.perf_counter() - started
 
 
-def measure(lesson: str, env: dict, scene: str) -> list[float]:
-    """Wall seconds of the lesson's run(s) in one scene."""
-    busy = subprocess.Popen([sys.executable, "-c", BUSY_LOOP]) if scene == "busy" else None
+def measure(lesson: str, policy: dict, case: str, quick: bool) -> float:
+    """Wall seconds of one run of the lesson in one case (in "two lessons", the mean of the two)."""
+    video = subprocess.Popen([sys.executable, "-c", VIDEO]) if case == "video" else None
     try:
-        if busy:
-            time.sleep(0.5)  # let the loop get going
+        if video:
+            time.sleep(0.5)  # let the load get going
         started = time.perf_counter()
-        runs = [start(lesson, env) for _ in range(2 if scene == "two" else 1)]
-        return [finish(run, started) for run in runs]
+        runs = [start(command(lesson, case, quick), policy) for _ in range(2 if case == "two lessons" else 1)]
+        return statistics.mean(finish(run, started) for run in runs)
     finally:
-        if busy:
-            busy.kill()
-            busy.wait()
+        if video:
+            video.kill()
+            video.wait()
+
+
+def verdicts(times: dict) -> list[str]:
+    """Whether the default (adaptive) is within 10% of the best policy in every case, and within 5% of
+    libgomp's default (spin) on a quiet machine."""
+    lines = []
+    worst = max(
+        (times[row]["adaptive"] / min(times[row].values()), row) for row in times if "adaptive" in times[row]
+    )
+    lines.append(
+        f"the default (adaptive) at its worst: {worst[0]:.2f} times the best policy's time ({worst[1][0]}, "
+        f"{worst[1][1]}): {'within' if worst[0] <= 1.10 else 'NOT within'} the 1.10 allowed"
+    )
+    for (lesson, case), row in times.items():
+        if case == "quiet" and {"adaptive", "spin"} <= row.keys():
+            ratio = row["adaptive"] / row["spin"]
+            lines.append(
+                f"{lesson} quiet: adaptive {ratio:.2f} times spin's time: "
+                f"{'within' if ratio <= 1.05 else 'NOT within'} the 1.05 allowed"
+            )
+    return lines
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--lessons", default="06,07,09", help="comma-separated lesson numbers")
-    parser.add_argument("--settings", default=";".join(SETTINGS), help="semicolon-separated setting names")
-    parser.add_argument("--repeats", type=int, default=1, help="runs per lesson, setting and scene")
-    parser.add_argument("--readme", action="store_true", help="put the Markdown table into bench/README.md")
+    parser.add_argument("--lessons", default="06,07,09,11", help="comma-separated lesson numbers")
+    parser.add_argument("--cases", default=",".join(CASES), help="comma-separated cases")
+    parser.add_argument("--policies", default=",".join(POLICIES), help="comma-separated policies")
+    parser.add_argument("--repeats", type=int, default=1, help="runs per lesson, case and policy")
+    parser.add_argument("--quick", action="store_true", help="run the lessons with --quick")
+    parser.add_argument("--readme", action="store_true", help="put the table into bench/README.md")
     args = parser.parse_args(argv)
     lessons = [name.strip() for name in args.lessons.split(",")]
-    settings = [name.strip() for name in args.settings.split(";")]
-    environment = environment_lines()
+    cases = [name.strip() for name in args.cases.split(",")]
+    policies = [name.strip() for name in args.policies.split(",")]
+    if unknown := [c for c in cases if c not in CASES] + [p for p in policies if p not in POLICIES]:
+        parser.error(f"unknown case or policy: {', '.join(unknown)}")
+    environment = environment_lines(argv, "threads.py")
     print("\n".join(environment), flush=True)
-    rows = ["| lesson | setting | quiet (s) | beside a busy process (s) | beside a second lesson (s) |"]
-    rows.append("|---|---|---:|---:|---:|")
+    times: dict[tuple[str, str], dict[str, float]] = {}
+    header = "| lesson | case | " + " | ".join(f"{p} (s)" for p in policies) + " | best |"
+    rows = [header, "|---|---|" + "---:|" * len(policies) + "---|"]
     for lesson in lessons:
-        for setting in settings:
-            cells = []
-            for scene in SCENES:
-                seconds = [s for _ in range(args.repeats) for s in measure(lesson, SETTINGS[setting], scene)]
-                cells.append(f"{statistics.median(seconds):.1f}")
-            rows.append(f"| {lesson} --quick | {setting} | " + " | ".join(cells) + " |")
+        for case in cases:
+            row = times.setdefault((lesson, case), {})
+            # the policies take turns within each repeat, so that a drift of the machine hits them alike
+            seconds = {policy: [] for policy in policies}
+            for _ in range(args.repeats):
+                for policy in policies:
+                    seconds[policy].append(measure(lesson, POLICIES[policy], case, args.quick))
+            row.update({policy: statistics.median(values) for policy, values in seconds.items()})
+            best = min(row, key=row.get)
+            cells = [f"**{row[p]:.1f}**" if p == best else f"{row[p]:.1f}" for p in policies]
+            name = f"{SCRIPTS[lesson].removesuffix('.py')}{' --quick' if args.quick else ''}"
+            rows.append(f"| {name} | {case} | " + " | ".join(cells) + f" | {best} |")
             print(rows[-1], flush=True)
     environment.append(
-        f"medians of {args.repeats} run(s) per cell, wall seconds from launch to exit, start-up included; in"
-        " the last column, of both lessons' runs; each setting overrides the lessons' own in the child"
-        " processes only"
+        f"medians of {args.repeats} run(s) per cell, wall seconds from launch to exit, start-up included; "
+        "the fastest policy of each row in bold; each policy is set in the lesson's environment only"
     )
-    text = "\n".join(rows) + "\n\n" + "\n".join(f"- {line}" for line in environment) + "\n"
+    text = "\n".join(rows) + "\n\n" + "\n".join(f"- {line}" for line in environment + verdicts(times)) + "\n"
+    print("\n".join(verdicts(times)))
     if args.readme:
-        replace_readme_section("threads", text, readme=REPO / "bench" / "README.md")
+        replace_section("threads", text, REPO / "bench" / "README.md")
     return 0
 
 

@@ -1,21 +1,55 @@
-"""README stays true: its images and links exist, its code links name code that is there, every lesson is in
-its table, its test command is the one CI runs, and Troubleshooting shows the messages the lessons print."""
+"""The documentation stays true: README is short enough to read in ten minutes, every link of every page
+works, the code links name code that is there, the generated tables are what the code says, every lesson
+reads like its lecture, the test command is the one CI runs, and Troubleshooting shows the messages the
+lessons print."""
 
 import re
 import shutil
+import sys
 
 import lesson_tools as kit
-import run_course
 
 import pytest
 import torch
 from conftest import REPO, load_lesson
 
+sys.path.insert(0, str(REPO / "tools"))
+import docs  # noqa: E402  (tools/docs.py, which writes the generated sections)
+
 README = (REPO / "README.md").read_text()
+PAGES = [
+    REPO / "README.md",
+    REPO / "CONTRIBUTING.md",
+    REPO / "bench" / "README.md",
+    REPO / "tests" / "README.md",
+]
+PAGES += sorted((REPO / "docs").glob("*.md")) + [
+    REPO / "exercises" / "README.md",
+    REPO / "data" / "README.md",
+]
 
 
-def section(name):
-    return README.split(f"<!-- {name}:start -->")[1].split(f"<!-- {name}:end -->")[0]
+def section(name, text=README):
+    return text.split(f"<!-- {name}:start -->")[1].split(f"<!-- {name}:end -->")[0]
+
+
+def anchors(page):
+    """The anchors GitHub makes of a Markdown page's headings."""
+    headings = re.findall(r"^#+ (.+)$", page.read_text(), re.M)
+    return {re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-") for heading in headings}
+
+
+def test_readme_is_read_in_ten_minutes():
+    assert len(README.splitlines()) <= 200
+    for heading in (
+        "## Quick start",
+        "## The lessons",
+        "## Exercises",
+        "## What you will see",
+        "## Troubleshooting",
+    ):
+        assert heading in README
+    assert README.count("<!-- exercises:start -->") == 1  # one exercise table
 
 
 def test_images_exist_and_stay_small():
@@ -25,36 +59,48 @@ def test_images_exist_and_stay_small():
     assert sum(sizes) < 1_500_000
 
 
-def test_file_links_exist():
-    for target in re.findall(r"\]\(([\w./-]+)(?:#[\w-]+)?\)", README):
-        assert (REPO / target).exists(), target
+@pytest.mark.parametrize("page", PAGES, ids=lambda page: str(page.relative_to(REPO)))
+def test_every_link_of_every_page_works(page):
+    """Every relative link opens a file that exists, and every #anchor names a heading there."""
+    for target, anchor in re.findall(r"\]\((?!https?:)([\w./-]*)(?:#([\w-]+))?\)", page.read_text()):
+        path = (page.parent / target).resolve() if target else page
+        assert path.exists(), f"{page.name} links to {target}, which is missing"
+        if anchor and path.suffix == ".md":
+            assert anchor in anchors(path), f"{page.name} links to {target}#{anchor}, no such heading"
 
 
 def test_code_links_name_code_that_is_in_the_file():
-    """The line numbers are written by `python run_course.py --links`; the code each link names must exist."""
-    links = run_course.LINK.findall(README)
-    assert len(links) >= 15
-    assert run_course.point_links(README)  # raises SystemExit naming a link whose code is gone
+    """The line numbers are written by `python tools/docs.py links`; the code each link names must exist."""
+    notes = (REPO / "docs" / "notes.md").read_text()
+    assert len(docs.LINK.findall(notes)) >= 15
+    assert docs.point_links(notes, REPO / "docs")  # raises SystemExit naming a link whose code is gone
 
 
-def test_every_lesson_is_in_the_table_with_its_original_scripts():
-    lessons = sorted(path.name for path in REPO.glob("[0-9][0-9]_*.py"))
+def test_every_lesson_is_in_the_table_with_its_original_scripts_and_its_changes():
+    lessons = sorted(path.stem for path in REPO.glob("[0-9][0-9]_*.py"))
     assert len(lessons) == 12
     table = section("lessons")
+    changes = anchors(REPO / "docs" / "changes.md")
     for lesson in lessons:
-        assert f"[`{lesson}`]({lesson})" in table
+        assert f"[`{lesson}.py`]({lesson}.py) ([changes](docs/changes.md#{lesson}))" in table
+        assert lesson in changes
     for script in ("12_1_rnn_basics.py", "13_3_char_rnn.py", "13_4_pack_pad.py", "14_2_seq2seq_att.py"):
         assert script in table
 
 
 def test_the_flags_table_is_what_the_lessons_parsers_take():
-    assert section("flags").strip() == run_course.flags_table().strip()  # `python run_course.py --links`
+    assert section("flags").strip() == docs.flags_table().strip()  # `python tools/docs.py links`
+
+
+def test_the_exercise_table_is_what_the_exercises_say():
+    assert section("exercises").strip() == docs.exercises_table().strip()  # `python tools/docs.py links`
 
 
 def test_generated_sections_hold_a_table_and_the_machine_it_ran_on():
-    for name in ("results", "lecture-setups"):
-        text = section(name)
-        assert "| lesson |" in text and re.search(r"20\d\d-\d\d-\d\d|torch \d", text), name
+    bench = (REPO / "bench" / "README.md").read_text()
+    for name in ("results", "lecture-setups", "threads"):
+        text = section(name, bench)
+        assert "| lesson |" in text and re.search(r"20\d\d-\d\d-\d\d", text), name
     assert "FAILED" not in README  # verdicts live in bench/README.md
 
 
