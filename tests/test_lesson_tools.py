@@ -126,6 +126,32 @@ def test_a_missing_file_a_folder_and_a_missing_checksum_list_are_named(data_copy
         kit.data_file(CSV)
 
 
+@pytest.mark.skipif(not shutil.which("git"), reason="needs git")
+@pytest.mark.parametrize("where", ["the course folder", "another folder"])
+def test_the_restore_command_in_the_message_brings_the_file_back(where, tmp_path, monkeypatch):
+    """The learner copies the command the message gives, from where they stand, and it works."""
+    course = tmp_path / "course"
+    shutil.copytree(REPO / "data" / "diabetes", course / "data" / "diabetes")
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t", "-c", "commit.gpgsign=false"]
+    subprocess.run(["git", "init", "-q", str(course)], check=True)
+    subprocess.run([*git, "-C", str(course), "add", "."], check=True)
+    subprocess.run([*git, "-C", str(course), "commit", "-q", "-m", "data"], check=True)
+    monkeypatch.setattr(kit, "REPO", course)
+    monkeypatch.setattr(kit, "DATA", course / "data")
+    learner = course if where == "the course folder" else tmp_path / "learner"
+    learner.mkdir(exist_ok=True)
+    monkeypatch.chdir(learner)
+    csv = course / "data" / CSV
+    original = csv.read_bytes()
+    csv.write_bytes(original[:100])
+    with pytest.raises(kit.LessonError) as error:
+        kit.data_file(CSV)
+    command = str(error.value).split("Restore it with: ")[1]
+    subprocess.run(command, shell=True, cwd=learner, check=True, capture_output=True)
+    assert csv.read_bytes() == original
+    assert kit.data_file(CSV) == csv
+
+
 def test_a_file_not_listed_in_the_checksums_is_refused(data_copy):
     (data_copy / "extra.csv").write_text("1,2,3\n")
     with pytest.raises(kit.LessonError, match=r"extra\.csv is not listed in .*SHA256SUMS"):
@@ -326,6 +352,21 @@ def test_epoch_log_records_times_prints_and_stops_divergence(capsys):
     climbing.end_epoch(2, loss=5.0)  # 5 times the first epoch's: not yet diverged
     with pytest.raises(kit.LessonError, match="over 10 times its starting value 1 at epoch 3"):
         climbing.end_epoch(3, loss=20.0)  # 20 times the first epoch's, though only 4 times the last's
+
+
+def test_each_epoch_line_says_that_epochs_own_seconds(monkeypatch, capsys):
+    """The seconds printed for an epoch, and kept in its row, are that epoch's alone: with a clock that
+    moves 2 s during epoch 1 and 3 s during epoch 2, the lines say 2.0 s and 3.0 s, not 5.0 s."""
+    now = [100.0]
+    monkeypatch.setattr(kit.time, "perf_counter", lambda: now[0])
+    log = kit.EpochLog(epochs=2, lr=0.1, seconds=True)
+    for epoch, seconds in ((1, 2.0), (2, 3.0)):
+        now[0] += seconds
+        log.end_epoch(epoch, train_loss=1.0)
+    assert [row["seconds"] for row in log.history] == [2.0, 3.0]
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split()[-2:] for line in lines] == [["2.0", "s"], ["3.0", "s"]]
+    assert [line.split()[1] for line in lines] == ["1/2", "2/2"]
 
 
 # ----------------------------------------------------------------------------- paths the learner sees
