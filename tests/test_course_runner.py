@@ -47,6 +47,9 @@ def test_the_runner_passes_its_flags_to_every_lesson_it_runs(monkeypatch, tmp_pa
         ("11_seq2seq", expected, ["--attention"]),
     ]
     assert (tmp_path / "new" / "r.md").read_text().count("| `") == 3  # a new folder is made for it
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert run_course.main(["--only", "3", "--markdown", "~/summary.md"]) == 0
+    assert (tmp_path / "home" / "summary.md").read_text().count("| `") == 1  # ~ is the learner's home
     calls.clear()
     assert run_course.main(["--only", "2"]) == 0 and calls == [("02_linear_regression", [], [])]
     with pytest.raises(SystemExit):
