@@ -122,11 +122,11 @@ def markdown(rows) -> str:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
-        "only", nargs="*", help="run only bugs whose class or description contains one of these"
+        "only", nargs="*", help="run only bugs whose class, description or file contains one of these"
     )
     parser.add_argument("--readme", action="store_true", help="write the results into tests/README.md")
     args = parser.parse_args(argv)
-    bugs = [bug for bug in all_bugs() if not args.only or any(w in f"{bug[0]} {bug[1]}" for w in args.only)]
+    bugs = [bug for bug in all_bugs() if not args.only or any(w in f"{bug[0]} {bug[1]} {bug[2]}" for w in args.only)]
     rows = []
     with tempfile.TemporaryDirectory(prefix="break-on-purpose-") as folder:
         copy = copy_course(Path(folder))
