@@ -74,12 +74,29 @@ class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
         return action.help if action.default in (None, False) else super()._get_help_string(action)
 
 
+_UNTYPED = object()
+
+
+class _LessonParser(argparse.ArgumentParser):
+    """An ArgumentParser that also remembers which flags the learner typed (`typed`), so that --lecture
+    replaces only the others, even where a typed value equals the default."""
+
+    typed: set = set()
+
+    def parse_known_args(self, args=None, namespace=None):
+        if namespace is None:  # argparse fills in a default only where the namespace has no value yet
+            probe = argparse.Namespace(**{a.dest: _UNTYPED for a in self._actions if a.dest != "help"})
+            given, _ = super().parse_known_args(args, probe)
+            self.typed = {name for name, value in vars(given).items() if value is not _UNTYPED}
+        return super().parse_known_args(args, namespace)
+
+
 def lesson_parser(
     description: str, *, epochs: int, lr: float, batch_size: int | None = None, seed: int | None = 0
 ) -> argparse.ArgumentParser:
     """The flags every lesson shares; a lesson adds its own on the returned parser. --batch-size only
     where there are batches, --seed only where something is random (seed=None: nothing is)."""
-    parser = argparse.ArgumentParser(description=description, formatter_class=_HelpFormatter)
+    parser = _LessonParser(description=description, formatter_class=_HelpFormatter)
     parser.add_argument("--epochs", type=positive_int, default=epochs, help="passes over the training data")
     parser.add_argument("--lr", type=positive_float, default=lr, help="learning rate")
     if batch_size is not None:
@@ -134,7 +151,7 @@ def use_lecture_settings(args, parser: argparse.ArgumentParser, lecture: dict) -
     for name, value in lecture.items():
         if isinstance(value, tuple):  # a choice without a flag: the lesson itself looks at args.lecture
             changes.append(f"{_setting(name)} {value[0]} (not {value[1]})")
-        elif getattr(args, name) == parser.get_default(name):  # not typed by the learner
+        elif name not in getattr(parser, "typed", set()):  # a flag the learner typed keeps its value
             if value != getattr(args, name):
                 changes.append(
                     f"{_setting(name)} {_lecture_value(value)} (not {_lecture_value(getattr(args, name))})"

@@ -158,6 +158,24 @@ def test_a_file_not_listed_in_the_checksums_is_refused(data_copy):
         kit.data_file("diabetes/extra.csv")
 
 
+def test_lecture_replaces_only_the_flags_the_learner_did_not_type(capsys):
+    lecture = {"epochs": 9, "lr": 0.01, "batch_size": 64, "optimizer": ("SGD, momentum 0.5", "AdamW")}
+    parser = kit.lesson_parser("a lesson", epochs=4, lr=0.008, batch_size=128)
+    kit.add_lecture_flag(parser, lecture)
+    assert "epochs 9, lr 0.01, batch size 64, optimizer SGD, momentum 0.5" in " ".join(parser.format_help().split())
+        "\n", " "
+    ).replace("  ", " ")
+    args = parser.parse_args(["--lecture", "--epochs", "4", "--lr", "0.5"])  # 4 is the lesson's default
+    changes = kit.use_lecture_settings(args, parser, lecture)
+    assert (args.epochs, args.lr, args.batch_size) == (4, 0.5, 64)
+    line = capsys.readouterr().out.strip()
+    assert line == "--lecture, the lecture code's settings: " + "; ".join(changes)
+    assert changes == ["batch size 64 (not 128)", "optimizer SGD, momentum 0.5 (not AdamW)"]
+    plain = parser.parse_args([])
+    assert kit.use_lecture_settings(plain, parser, lecture) == [] and capsys.readouterr().out == ""
+    assert (plain.epochs, plain.lr, plain.batch_size) == (4, 0.008, 128)
+
+
 # ----------------------------------------------------------------------------- writing files safely
 
 
