@@ -67,8 +67,9 @@ def main(argv=None):
     print(f"prediction for x = 4 before training: {predict(model, 4.0, device):.4f}")
 
     # Step 2: a loss and an optimizer from the PyTorch API instead of our own formulas.
-    # the mean of the squared errors over the batch; with --lecture, their sum (see LR above)
-    criterion = nn.MSELoss(reduction="sum") if args.lecture else nn.MSELoss()
+    criterion = nn.MSELoss()  # the mean of the squared errors over the batch (see LR above)
+    if args.lecture:
+        criterion = nn.MSELoss(reduction="sum")  # the lecture's: their sum
     optimizer = torch.optim.SGD(model.parameters(), lr=args.lr)  # w -= lr * w.grad, for every parameter
     what = "the sum of the squared errors" if criterion.reduction == "sum" else "the mean squared error"
     print(f"training: loss = {what}, SGD lr {args.lr:g}, {epochs} epochs")
