@@ -16,9 +16,13 @@ import torch
 x_data = [1.0, 2.0, 3.0]
 y_data = [2.0, 4.0, 6.0]
 W_START = 1.0  # the lecture's "random guess"; any start works for this bowl-shaped loss
-EPOCHS = 20  # twice the lecture's 10, which stop short of 8 (README, "What changed since the videos")
+# Lecture 3's slide code reads `for epoch in range(100)`, but the output printed beside it stops after 10
+# epochs (progress 0 to 9, predict(4) = 7.80), and the repository's 02_manual_gradient.py runs range(10),
+# as does lecture 4's 03_auto_gradient.py. Those 10 stop short of predict(4) = 8; the lesson runs 20.
+EPOCHS = 20
 LR = 0.01  # the lecture's learning rate
 QUICK_EPOCHS = 10
+LECTURE = {"epochs": 10, "lr": 0.01}  # --lecture: the 10 epochs the lecture ran
 
 
 # The lecture's three functions read w from a global variable; here w is passed in, so that the same
@@ -44,7 +48,7 @@ def mse(w):
     return sum(loss(x, y, w) for x, y in zip(x_data, y_data)) / len(x_data)
 
 
-def sweep_loss(figures_on, args):
+def sweep_loss():
     """Lecture 2: try many w and look at the loss; the lowest point is the w we want."""
     print("1) Loss against w (lecture 2): try w from 0 to 4 and average the loss over the data")
     w_list = [i / 10 for i in range(41)]
@@ -54,15 +58,18 @@ def sweep_loss(figures_on, args):
             print(f"   w = {w:.1f}   MSE = {l:6.2f}")
     best = w_list[mse_list.index(min(mse_list))]
     print(f"   the loss is lowest at w = {best:.1f}: gradient descent should find it without a sweep")
-    if figures_on:
-        import matplotlib.pyplot as plt
+    return best, w_list, mse_list
 
-        fig, ax = plt.subplots(figsize=(5, 3.5))
-        ax.plot(w_list, mse_list)
-        ax.set(xlabel="w", ylabel="MSE loss", title="Loss against w for y = x * w")
-        ax.axvline(best, linestyle=":", color="gray")
-        kit.save_figure(fig, "01_loss_against_w", args)
-    return best
+
+def loss_figure(w_list, mse_list, best):
+    """The lecture's plot of the loss against w, with a dotted line at the lowest point."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5, 3.5))
+    ax.plot(w_list, mse_list)
+    ax.set(xlabel="w", ylabel="MSE loss", title="Loss against w for y = x * w")
+    ax.axvline(best, linestyle=":", color="gray")
+    return fig
 
 
 def train_by_hand(epochs, lr):
@@ -121,8 +128,9 @@ def backprop_by_hand(device):
     loss(torch.tensor(x, device=device), torch.tensor(y, device=device), w).backward()
     accumulated = w.grad.item()
     print(
-        f"   a second backward() without zeroing: w.grad = {accumulated:g}, twice as much: PyTorch *adds*"
-        " to .grad, which is why every training step starts by zeroing it"
+        f"   a second backward() without zeroing: w.grad = {accumulated:g}, {accumulated / autograd:g} times the"
+        " first: PyTorch *adds* to .grad, which is why part 4's loop zeroes it after each update, as the"
+        " lecture's loop does"
     )
     return by_hand, autograd, accumulated, nodes
 
@@ -139,21 +147,29 @@ def train_with_autograd(epochs, lr, device):
             # .data hides the change from autograd and can silently give wrong gradients.
             with torch.no_grad():
                 w -= lr * w.grad
-            w.grad.zero_()  # otherwise the next backward() would add to this sample's gradient
+            # The lecture zeroes here too, after the update: otherwise the next backward() would add to
+            # this sample's gradient. (Lesson 02's optimizer.zero_grad() does it before backward() instead.)
+            w.grad.zero_()
         log.end_epoch(epoch, w=w.item(), loss=mse(w.item()))
     return w.item()
 
 
 def main(argv=None):
     parser = kit.lesson_parser(__doc__.splitlines()[0], epochs=EPOCHS, lr=LR, seed=None)
+    kit.add_lecture_flag(parser, LECTURE)
     args = parser.parse_args(argv)
+    kit.use_lecture_settings(args, parser, LECTURE)
     device = kit.pick_device(args.device)
     epochs = min(args.epochs, QUICK_EPOCHS) if args.quick else args.epochs
-    figures_on = kit.start_figures(args)
 
-    best_w = sweep_loss(figures_on, args)
+    best_w, w_list, mse_list = sweep_loss()
+    if kit.start_figures(args):
+        kit.save_figure(loss_figure(w_list, mse_list, best_w), "01_loss_against_w", args)
 
-    print(f"\n2) Gradient descent with the hand-derived gradient (lecture 3), lr = {args.lr:g}")
+    print(
+        f"\n2) Gradient descent with the hand-derived gradient (lecture 3): lr {args.lr:g}, {epochs} epochs"
+    )
+    print("   (loss: the mean squared error, over the three samples, of the w the epoch ended with)")
     print(f"   prediction for x = 4 before training: {forward(4.0, W_START):.4f}")
     w_hand = train_by_hand(epochs, args.lr)
     print(f"   prediction for x = 4 after training:  {forward(4.0, w_hand):.4f}")
@@ -161,14 +177,18 @@ def main(argv=None):
     print(f"\n3) Backpropagation by hand and by autograd (lecture 4), on {device}")
     by_hand, autograd, accumulated, nodes = backprop_by_hand(device)
 
-    print(f"\n4) The training loop of part 2, with autograd's gradient (lecture 4), lr = {args.lr:g}")
+    print(f"\n4) Part 2's loop, with autograd's gradient (lecture 4): lr {args.lr:g}, {epochs} epochs")
     w_auto = train_with_autograd(epochs, args.lr, device)
     prediction = forward(4.0, w_auto)
     print(f"   prediction for x = 4 after training:  {prediction:.4f}")
-    print(f"   by hand and by autograd, training ended at the same w: {w_hand:.6f} and {w_auto:.6f}")
+    # w is a float32 tensor here and a Python float (64 bits) in part 2: the same steps agree to about 6 digits
+    same = abs(w_hand - w_auto) <= 1e-5 * abs(w_hand)
+    verdict = "the same w" if same else "different w's"
+    print(f"   by hand and by autograd, training ended at {verdict}: {w_hand:.6f} and {w_auto:.6f}")
 
     return {
         "best_w_from_sweep": best_w,
+        "sweep": (w_list, mse_list),
         "w_by_hand": w_hand,
         "w_by_autograd": w_auto,
         "prediction_after": prediction,
@@ -176,6 +196,8 @@ def main(argv=None):
         "backprop_by_autograd": autograd,
         "gradient_after_second_backward": accumulated,
         "graph": nodes,
+        "epochs": epochs,
+        "lr": args.lr,
         "summary": f"w = {w_auto:.3f}, predict(4) = {prediction:.2f}",
     }
 

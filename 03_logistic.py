@@ -16,38 +16,27 @@ from torch import nn
 x_data = torch.tensor([[1.0], [2.0], [3.0], [4.0]])
 y_data = torch.tensor([[0.0], [0.0], [1.0], [1.0]])
 EPOCHS = 1000  # the lecture's
-# Ten times the lecture's 0.01: at 0.01, 1000 epochs leave the model barely on the "fail" side for one
-# hour of study (README, "What changed since the videos"). The diabetes model trains with it too.
+# Ten times the lecture's 0.01: at 0.01 the sigmoid is still shallow after 1000 epochs, and one hour of
+# study gets a P(pass) not far below 0.5 where the data allow a confident "fail" (docs/changes.md).
+# The diabetes model trains with it too. --lecture trains both with 0.01.
 LR = 0.1
 QUICK_EPOCHS = 300
-
-# Real data: 768 patients, 8 clinical measurements each, and whether diabetes followed. Lecture 6 stops at
-# the toy data; this table arrives in lecture 7, with a deeper network. Trying the one-layer model on it
-# first gives lesson 04 its baseline. The lecture's copy of the table differs (759 rows, pre-scaled, the
-# label the other way round: data/README.md); ours is the original.
-DIABETES_CSV = "diabetes/pima-indians-diabetes.csv"
-TEST_ROWS = 192  # a quarter of the rows is held out: the model never trains on them
-SPLIT_SEED = 20240101  # the split never moves with --seed, so results stay comparable between runs
-
-
-def split_rows(n):
-    """Row numbers of the training and the test rows: a fixed shuffle, the same on every run."""
-    order = torch.randperm(n, generator=torch.Generator().manual_seed(SPLIT_SEED))
-    return order[TEST_ROWS:], order[:TEST_ROWS]
+LECTURE = {"epochs": 1000, "lr": 0.01}  # its BCELoss is the mean too (size_average=True in the video)
 
 
 def load_diabetes(device):
-    """The CSV read with np.loadtxt as in lecture 7 (07_diabets_logistic.py), split into training and test rows, standardised."""
-    table = np.loadtxt(kit.data_file(DIABETES_CSV), delimiter=",", skiprows=1, dtype=np.float32)
-    x, y = torch.from_numpy(table[:, :-1]), torch.from_numpy(table[:, -1:])  # y stays a column: [768, 1]
-    train, test = split_rows(len(x))
-    # Put every feature on the same scale (mean 0, spread 1) using the training rows only, so that no
-    # number from the test rows leaks into training. Raw values run from under 0.1 (pedigree) to over 800
-    # (insulin), and one learning rate cannot suit weights for both. The lecture's copy of the table came
-    # already scaled to [-1, 1]; ours is the original table (data/diabetes/PROVENANCE.md).
-    mean, std = x[train].mean(0), x[train].std(0)
-    x = (x - mean) / std
-    return x[train].to(device), y[train].to(device), x[test].to(device), y[test].to(device)
+    """Real data: 768 patients, 8 clinical measurements each, and whether diabetes followed.
+
+    Lecture 6 stops at the toy data: this part has no counterpart there. The table arrives in lecture 7,
+    with a deeper network; trying the one-layer model on it first gives lesson 04 its baseline. Read with
+    np.loadtxt as lecture 7 (07_diabets_logistic.py) reads it, then split by kit.diabetes_split: a quarter
+    of the rows held out (the model never trains on them), the same rows on every run, every feature
+    scaled with the training rows' mean and spread. The lecture's copy of the table differs (759 rows,
+    pre-scaled to [-1, 1], the label the other way round: data/README.md); ours is the original.
+    """
+    xy = np.loadtxt(kit.data_file(kit.DIABETES_CSV), delimiter=",", skiprows=1, dtype=np.float32)
+    x, y = torch.from_numpy(xy[:, 0:-1]), torch.from_numpy(xy[:, [-1]])  # y stays a column: [768, 1]
+    return tuple(part.to(device) for part in kit.diabetes_split(x, y))
 
 
 # Step 1: the model. Linear regression's x * w + b, squashed by a sigmoid into (0, 1) so that it
@@ -59,6 +48,8 @@ class Model(nn.Module):
         self.linear = nn.Linear(n_features, 1)
 
     def forward(self, x):
+        # The video writes F.sigmoid, which PyTorch 0.4.1 deprecated for torch.sigmoid, the same function
+        # (the repository's 06_logistic_regression.py imports torch's sigmoid already).
         y_pred = torch.sigmoid(self.linear(x))
         return y_pred
 
@@ -90,23 +81,30 @@ def accuracy(model, x, y):
 
 def main(argv=None):
     parser = kit.lesson_parser(__doc__.splitlines()[0], epochs=EPOCHS, lr=LR)
+    kit.add_lecture_flag(parser, LECTURE)
     args = parser.parse_args(argv)
+    kit.use_lecture_settings(args, parser, LECTURE)
     kit.seed_everything(args.seed)
     device = kit.pick_device(args.device)
     epochs = min(args.epochs, QUICK_EPOCHS) if args.quick else args.epochs
 
-    print("1) Pass or fail from hours studied (the lecture's toy data)")
+    print(f"1) Pass or fail from hours studied (the lecture's toy data): SGD lr {args.lr:g}, {epochs} epochs")
     model = Model().to(device)
     toy_losses = train(model, x_data.to(device), y_data.to(device), epochs, args.lr)
     model.eval()
+    p_pass = {}
     with torch.no_grad():
-        hours = torch.tensor([[1.0], [7.0]], device=device)  # the lecture's hour_var holds the prediction
-        p_one, p_seven = model(hours).flatten().tolist()
-    for hours, p in ((1, p_one), (7, p_seven)):
-        print(f"   {hours} hour(s) of study: P(pass) = {p:.3f} -> {'pass' if p > 0.5 else 'fail'}")
+        for hours in (1.0, 7.0):  # the lecture's two questions
+            hour_var = torch.tensor([[hours]], device=device)
+            p_pass[hours] = model(hour_var).item()
+            verdict = "pass" if p_pass[hours] > 0.5 else "fail"
+            print(f"   predict {hours:g} hour(s) of study: P(pass) = {p_pass[hours]:.3f} -> {verdict}")
     toy = model  # drawn in the figure at the end
 
     print("\n2) The same model on real data: onset of diabetes from 8 clinical measurements")
+    print(
+        f"   (lecture 6 has no such part; the table comes in lecture 7): SGD lr {args.lr:g}, {epochs} epochs"
+    )
     x_train, y_train, x_test, y_test = load_diabetes(device)
     print(f"   {len(x_train)} training rows, {len(x_test)} held-out test rows, {x_train.shape[1]} features")
     model = Model(n_features=x_train.shape[1]).to(device)
@@ -120,37 +118,44 @@ def main(argv=None):
     print("   This one-layer model is the baseline that lesson 04's deeper network tries to beat.")
 
     if kit.start_figures(args):
-        draw(toy, losses, device, args)
+        name = "03_logistic_lecture" if args.lecture else "03_logistic"
+        kit.save_figure(figure(toy, losses, device), name, args)
 
     return {
         "toy_loss_first": toy_losses[0],
         "toy_loss_last": toy_losses[-1],
-        "p_pass_1_hour": p_one,
-        "p_pass_7_hours": p_seven,
+        "toy_losses": toy_losses,
+        "p_pass_1_hour": p_pass[1.0],
+        "p_pass_7_hours": p_pass[7.0],
         "loss_first": losses[0],
         "loss_last": losses[-1],
+        "losses": losses,
         "train_accuracy": train_acc,
         "test_accuracy": test_acc,
         "majority_accuracy": majority,
+        "toy_model": toy,
+        "model": model,
+        "lr": args.lr,
+        "epochs": epochs,
         "summary": f"diabetes test accuracy {test_acc:.1f}% (train {train_acc:.1f}%)",
     }
 
 
-def draw(toy, losses, device, args):
-    """The toy model's probability curve beside the diabetes model's training loss."""
+def figure(toy, losses, device):
+    """The toy model's probability curve beside the diabetes model's training loss, epochs from 1."""
     import matplotlib.pyplot as plt
 
     fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.5))
-    hours = torch.linspace(0, 8, 100).unsqueeze(1)
+    hours = torch.linspace(0, 8, 81).unsqueeze(1)
     with torch.no_grad():
-        left.plot(hours, toy(hours.to(device)).cpu(), label="P(pass)")
-    left.scatter(x_data, y_data, color="black", zorder=3, label="data")
+        left.plot(hours.flatten(), toy(hours.to(device)).cpu().flatten(), label="P(pass)")
+    left.scatter(x_data.flatten(), y_data.flatten(), color="black", zorder=3, label="data")
     left.axhline(0.5, linestyle=":", color="gray")
     left.set(xlabel="hours studied", ylabel="probability", title="Sigmoid of a linear score")
     left.legend()
-    right.plot(losses)
+    right.plot(range(1, len(losses) + 1), losses)
     right.set(xlabel="epoch", ylabel="BCE loss", title="Diabetes: training loss")
-    kit.save_figure(fig, "03_logistic", args)
+    return fig
 
 
 if __name__ == "__main__":
