@@ -83,10 +83,13 @@ def accuracy(model, x, y):
     return 100.0 * ((model(x) > 0.5).float() == y).float().mean().item()
 
 
+# Step 3: the training cycle, full-batch as in the lecture: each epoch is one step on all training rows.
+# The lecture writes this loop at the top level of its script; here it is a function because two models
+# train the same way (the network and its baseline). The lecture prints every epoch's loss; this prints
+# epochs 1-3, every quarter and the last, with train and test accuracy.
 def train(model, criterion, optimizer, data, epochs, show=True):
-    """Step 3, full-batch as in the lecture: each epoch is one step on all training rows. Each epoch
-    records the loss (measured before that epoch's step) and the train and test accuracy after it.
-    The lecture prints every epoch's loss; this prints epochs 1-3, every quarter and the last."""
+    """Train for `epochs`; each row of the history holds an epoch's loss (computed before its step)
+    and the train and test accuracy after it."""
     x_train, y_train, x_test, y_test = data
     lr = optimizer.param_groups[0]["lr"]
     log = kit.EpochLog(epochs, lr, every=max(epochs // 4, 1), show=show)

@@ -294,11 +294,11 @@ def test_values_a_flag_cannot_take_are_refused(flags, capsys):
 
 
 def test_the_same_seed_prints_the_same_lines_and_another_seed_starts_elsewhere(trained, printed):
-    flags = ("--epochs", "3")
+    flags = ("--epochs", "3", "--lr", "1e-7")
     folder = trained(LESSON, *flags)[2]
     _, again = run_printed("--quick", "--figures", str(folder), *flags)
     assert masked(again) == masked(printed(LESSON, *flags))
-    other = trained(LESSON, "--epochs", "3", "--seed", "1")[0]
+    other = trained(LESSON, *flags, "--seed", "1")[0]
     same = trained(LESSON, *flags)[0]
     for key in ("history", "baseline_history"):  # other initial weights: each loop starts elsewhere
         assert other[key][0]["loss"] != same[key][0]["loss"]
@@ -376,7 +376,7 @@ def test_the_figure_shows_each_epochs_loss_from_epoch_1():
     ("flags", "name"),
     [
         ((), "04_training_loss_relu"),
-        (("--activation", "sigmoid"), "04_training_loss_sigmoid"),
+        (("--hidden", "5", "3", "--activation", "sigmoid", "--epochs", "2"), "04_training_loss_sigmoid"),
         (("--lecture",), "04_training_loss_sigmoid_lecture"),
     ],
 )

@@ -351,7 +351,7 @@ def test_values_a_flag_cannot_take_are_refused(flags, capsys):
 
 
 def test_the_same_seed_prints_the_same_lines_and_another_seed_starts_elsewhere(trained, printed):
-    flags = (*IN_PROCESS, "--epochs", "3")
+    flags = (*IN_PROCESS, "--epochs", "3", "--lr", "1e-7")
     folder = trained(LESSON, *flags)[2]
     _, again = run_printed("--quick", "--figures", str(folder), *flags)
     assert masked(again) == masked(printed(LESSON, *flags))
