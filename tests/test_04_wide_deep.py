@@ -169,6 +169,32 @@ def test_the_lesson_reads_the_courses_one_split():
     assert all(torch.equal(a, b) for a, b in zip(parts, diabetes_rows()))
 
 
+def test_held_out_rows_are_fixed_and_the_scaling_comes_from_the_training_rows_only(tmp_path, monkeypatch):
+    cpu = torch.device("cpu")
+    torch.manual_seed(0)
+    x_train, y_train, x_test, y_test = lesson().load_diabetes(cpu)
+    torch.manual_seed(1)  # torch's global random state (--seed) must not move the split
+    assert all(
+        torch.equal(a, b) for a, b in zip(lesson().load_diabetes(cpu), (x_train, y_train, x_test, y_test))
+    )
+    # the training rows are standardised: mean 0 and spread 1 per feature
+    assert x_train.mean(0).abs().max() < 1e-5 and (x_train.std(0) - 1).abs().max() < 1e-5
+    # every held-out row's features tripled, plus 100, in a copy of the table: no training row may move
+    (tmp_path / "diabetes").mkdir()
+    lines = (REPO / "data" / kit.DIABETES_CSV).read_text().splitlines()
+    order = torch.randperm(len(lines) - 1, generator=torch.Generator().manual_seed(kit.DIABETES_SPLIT_SEED))
+    for row in order[: kit.DIABETES_TEST_ROWS].tolist():
+        values = lines[row + 1].split(",")
+        lines[row + 1] = ",".join([f"{float(v) * 3 + 100:g}" for v in values[:-1]] + values[-1:])
+    csv = tmp_path / kit.DIABETES_CSV
+    csv.write_text("\n".join(lines) + "\n")
+    (csv.parent / "SHA256SUMS").write_text(f"{kit.sha256_of(csv)}  {csv.name}\n")
+    monkeypatch.setattr(kit, "DATA", tmp_path)
+    shifted = lesson().load_diabetes(cpu)
+    assert not torch.equal(shifted[2], x_test) and torch.equal(shifted[3], y_test)  # the edit arrived
+    assert torch.equal(shifted[0], x_train) and torch.equal(shifted[1], y_train)  # the scaling saw none of it
+
+
 def test_missing_diabetes_file_is_named_with_how_to_restore_it(tmp_path, monkeypatch):
     shutil.copytree(REPO / "data" / "diabetes", tmp_path / "diabetes")
     (tmp_path / "diabetes" / "pima-indians-diabetes.csv").unlink()
