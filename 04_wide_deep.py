@@ -109,7 +109,7 @@ def train(model, criterion, optimizer, data, epochs, show=True):
     return log.history
 
 
-def main(argv=None):
+def make_parser():
     parser = kit.lesson_parser(__doc__.splitlines()[0], epochs=EPOCHS, lr=LR)
     parser.add_argument(
         "--activation", choices=["relu", "sigmoid"], default=ACTIVATION, help="activation between the layers"
@@ -123,6 +123,11 @@ def main(argv=None):
         help="the two hidden sizes",
     )
     kit.add_lecture_flag(parser, LECTURE)
+    return parser
+
+
+def main(argv=None):
+    parser = make_parser()
     args = parser.parse_args(argv)
     kit.use_lecture_settings(args, parser, LECTURE)
     kit.seed_everything(args.seed)
