@@ -27,9 +27,24 @@ LEARNED = 70.0  # percent; see the module docstring
 TRAIN_ROWS, TEST_ROWS = 576, 192
 PNG = b"\x89PNG\r\n\x1a\n"
 ACTIVATIONS = {"relu": torch.relu, "sigmoid": torch.sigmoid}
+LECTURE_RUN = ("--lecture", "--epochs", "20")
+SMALL_RUN = ("--epochs", "2", "--lr", "1e-7")  # a run of a few epochs that barely moves
 EPOCH_LINE = re.compile(
     r"^   epoch +(\d+)/(\d+)   loss ([\d.]+)   train accuracy ([\d.]+)%   test accuracy ([\d.]+)%$"
 )
+
+
+@pytest.fixture(scope="module")
+def quick_04():
+    """This file's quick runs without figures: quick_04(*flags) -> (results, printed lines), each run once."""
+    runs = {}
+
+    def get(*flags):
+        if flags not in runs:
+            runs[flags] = run_printed("--quick", "--no-figures", *flags)
+        return runs[flags]
+
+    return get
 
 
 def lesson():
@@ -206,9 +221,9 @@ def test_missing_diabetes_file_is_named_with_how_to_restore_it(tmp_path, monkeyp
 # ----------------------------------------------------------------------------- what the learner reads
 
 
-def test_every_printed_number_of_the_default_run_is_recomputed(trained, printed):
-    results, _, _ = trained(LESSON)
-    lines = printed(LESSON)
+def test_every_printed_number_of_the_default_run_is_recomputed(quick_04):
+    results = quick_04()[0]
+    lines = quick_04()[1]
     x_train, y_train, x_test, y_test = diabetes_rows()
     history, model, baseline = results["history"], results["model"], results["baseline"]
     assert line_with(lines, "network ") == (
@@ -254,21 +269,20 @@ def test_every_printed_number_of_the_default_run_is_recomputed(trained, printed)
     )
 
 
-def test_epoch_lines_keep_their_cadence(printed):
+def test_epoch_lines_keep_their_cadence(quick_04):
     # --quick: QUICK_EPOCHS epochs; printed are 1-3, every quarter of them and the last
     epochs = lesson().QUICK_EPOCHS
-    assert [row[0] for row in epoch_rows(printed(LESSON))] == sorted(
+    assert [row[0] for row in epoch_rows(quick_04()[1])] == sorted(
         {1, 2, 3, epochs} | set(range(epochs // 4, epochs + 1, epochs // 4))
     )
-    assert [row[:2] for row in epoch_rows(printed(LESSON, "--epochs", "3", "--lr", "1e-7"))] == [
-        (1, 3),
-        (2, 3),
-        (3, 3),
+    assert [row[:2] for row in epoch_rows(quick_04(*SMALL_RUN)[1])] == [
+        (1, 2),
+        (2, 2),
     ]
 
 
-def test_default_run_learns(trained):
-    results = trained(LESSON)[0]
+def test_default_run_learns(quick_04):
+    results = quick_04()[0]
     assert 0.5 < results["loss_first"] < 1.0  # about ln 2 = 0.69 untrained (measured 0.68)
     assert results["loss_last"] < results["loss_first"] / 1.3  # measured 0.68 -> 0.43
     assert results["baseline_history"][-1]["loss"] < 0.9 * results["baseline_history"][0]["loss"]
@@ -277,21 +291,21 @@ def test_default_run_learns(trained):
 # ----------------------------------------------------------------------------- flags
 
 
-def test_epochs_and_lr_reach_both_training_loops_and_quick_shortens_them(trained):
-    results = trained(LESSON, "--epochs", "3", "--lr", "1e-7")[0]
+def test_epochs_and_lr_reach_both_training_loops_and_quick_shortens_them(quick_04):
+    results = quick_04(*SMALL_RUN)[0]
     for history in (results["history"], results["baseline_history"]):
-        assert [row["epoch"] for row in history] == [1, 2, 3]
-        # --lr 1e-7 for 3 epochs: the loss moved by at most 1.2e-5 of itself (measured); the default
+        assert [row["epoch"] for row in history] == [1, 2]
+        # --lr 1e-7 for 2 epochs: the loss moved by at most 1.2e-5 of itself (measured); the default
         # rate moves it by percents in 3 epochs
         assert abs(history[-1]["loss"] / history[0]["loss"] - 1) < 1e-4
-    default = trained(LESSON)[0]
+    default = quick_04()[0]
     assert lesson().QUICK_EPOCHS < lesson().EPOCHS
     assert len(default["history"]) == len(default["baseline_history"]) == lesson().QUICK_EPOCHS
 
 
-def test_hidden_and_activation_build_the_network_asked_for(trained, printed):
-    results = trained(LESSON, "--hidden", "5", "3", "--activation", "sigmoid", "--epochs", "2")[0]
-    lines = printed(LESSON, "--hidden", "5", "3", "--activation", "sigmoid", "--epochs", "2")
+def test_hidden_and_activation_build_the_network_asked_for(quick_04):
+    results = quick_04("--hidden", "5", "3", "--activation", "sigmoid", "--epochs", "2")[0]
+    lines = quick_04("--hidden", "5", "3", "--activation", "sigmoid", "--epochs", "2")[1]
     deep, baseline = results["model"], results["baseline"]
     weights = 8 * 5 + 5 + 5 * 3 + 3 + 3 + 1
     assert results["parameters"] == weights
@@ -319,13 +333,12 @@ def test_values_a_flag_cannot_take_are_refused(flags, capsys):
     assert flags.split()[0] in capsys.readouterr().err  # the message names the flag
 
 
-def test_the_same_seed_prints_the_same_lines_and_another_seed_starts_elsewhere(trained, printed):
-    flags = ("--epochs", "3", "--lr", "1e-7")
-    folder = trained(LESSON, *flags)[2]
-    _, again = run_printed("--quick", "--figures", str(folder), *flags)
-    assert masked(again) == masked(printed(LESSON, *flags))
-    other = trained(LESSON, *flags, "--seed", "1")[0]
-    same = trained(LESSON, *flags)[0]
+def test_the_same_seed_prints_the_same_lines_and_another_seed_starts_elsewhere(quick_04):
+    flags = SMALL_RUN
+    _, again = run_printed("--quick", "--no-figures", *flags)
+    assert masked(again) == masked(quick_04(*flags)[1])
+    other = quick_04(*flags, "--seed", "1")[0]
+    same = quick_04(*flags)[0]
     for key in ("history", "baseline_history"):  # other initial weights: each loop starts elsewhere
         assert other[key][0]["loss"] != same[key][0]["loss"]
 
@@ -338,9 +351,9 @@ def test_divergence_is_stopped_with_advice():
 # ----------------------------------------------------------------------------- --lecture
 
 
-def test_lecture_trains_with_the_lecture_codes_settings(trained, printed):
-    results = trained(LESSON, "--lecture")[0]
-    lines = printed(LESSON, "--lecture")
+def test_lecture_trains_with_the_lecture_codes_settings(quick_04):
+    results = quick_04(*LECTURE_RUN)[0]
+    lines = quick_04(*LECTURE_RUN)[1]
     assert lines[0] == (
         "--lecture, the lecture code's settings: lr 0.1 (not 0.01); activation sigmoid (not relu); "
         "optimizer SGD (not Adam)"
@@ -356,14 +369,15 @@ def test_lecture_trains_with_the_lecture_codes_settings(trained, printed):
     assert line_with(lines, "network ").startswith(
         "network 8 -> 6 -> 4 -> 1 with sigmoid between layers, 87 weights, SGD lr 0.1"
     )
-    assert len(results["history"]) == min(lesson().LECTURE["epochs"], lesson().QUICK_EPOCHS)
+    # --epochs typed with --lecture keeps its value; so does --lr
+    assert [row[:2] for row in epoch_rows(lines)][-1] == (20, 20) and len(results["history"]) == 20
 
 
-def test_lecture_verdict_says_no_better_than_answering_no(trained, printed):
-    # the lecture's sigmoids and SGD, 60 quick epochs: every row still gets "no" (measured 64.6%, seeds
-    # 0-2, all CPU paths), which is exactly the share of "no"
-    results = trained(LESSON, "--lecture")[0]
-    lines = printed(LESSON, "--lecture")
+def test_lecture_verdict_says_no_better_than_answering_no(quick_04):
+    # the lecture's sigmoids and SGD, 20 epochs: every row still gets "no" (measured 64.6%, seeds 0-2,
+    # all CPU paths; the lecture's 100 epochs too), which is exactly the share of "no"
+    results = quick_04(*LECTURE_RUN)[0]
+    lines = quick_04(*LECTURE_RUN)[1]
     _, _, x_test, y_test = diabetes_rows()
     test_acc = percent_right(results["model"], x_test, y_test)
     always_no = 100.0 * (y_test == 0).float().mean().item()
@@ -375,8 +389,8 @@ def test_lecture_verdict_says_no_better_than_answering_no(trained, printed):
     assert "the lecture" in results["summary"]
 
 
-def test_a_flag_typed_with_lecture_keeps_its_value(printed):
-    lines = printed(LESSON, "--lecture", "--lr", "0.05", "--epochs", "2")
+def test_a_flag_typed_with_lecture_keeps_its_value(quick_04):
+    lines = quick_04("--lecture", "--lr", "0.05", "--epochs", "2")[1]
     assert lines[0] == (
         "--lecture, the lecture code's settings: activation sigmoid (not relu); optimizer SGD (not Adam)"
     )
@@ -402,25 +416,22 @@ def test_the_figure_shows_each_epochs_loss_from_epoch_1():
     ("flags", "name"),
     [
         ((), "04_training_loss_relu"),
-        (("--hidden", "5", "3", "--activation", "sigmoid", "--epochs", "2"), "04_training_loss_sigmoid"),
+        (("--activation", "sigmoid"), "04_training_loss_sigmoid"),
         (("--lecture",), "04_training_loss_sigmoid_lecture"),
     ],
 )
-def test_each_variant_writes_its_own_figure(flags, name, trained):
-    # three runs with other options, three files: none writes over another's
-    folder = trained(LESSON, *flags)[2]
-    assert sorted(path.name for path in folder.iterdir()) == [f"{name}.png"]
-    assert (folder / f"{name}.png").read_bytes()[:8] == PNG
-
-
-def test_figures_go_to_the_folder_asked_for_and_show_opens_each(tmp_path, course_in, monkeypatch):
+def test_each_variant_writes_its_own_figure_to_the_folder_asked_for(
+    flags, name, tmp_path, course_in, monkeypatch
+):
+    """Runs with other options write other files, so none writes over another's; --show opens each."""
     import matplotlib.pyplot as plt
 
     opened = []
     monkeypatch.setattr(plt, "show", lambda *args, **kwargs: opened.append(plt.gcf()))
     folder = tmp_path / "my figures"
-    lesson().main(["--quick", "--epochs", "2", "--figures", str(folder), "--show"])
-    assert sorted(path.name for path in folder.iterdir()) == ["04_training_loss_relu.png"]
+    lesson().main(["--quick", "--epochs", "1", "--figures", str(folder), "--show", *flags])
+    assert sorted(path.name for path in folder.iterdir()) == [f"{name}.png"]
+    assert (folder / f"{name}.png").read_bytes()[:8] == PNG
     assert len(opened) == 1  # one figure, one window
     assert not course_in.exists()  # nothing went to the course's own figures/
 
@@ -430,6 +441,6 @@ def test_no_figures_draws_writes_and_prints_nothing(course_in, monkeypatch, caps
 
     monkeypatch.setattr(plt, "subplots", lambda *args, **kwargs: pytest.fail("a figure was drawn"))
     # not --quick: a lesson that skipped figures only in quick runs would be caught too
-    lesson().main(["--no-figures", "--epochs", "2"])
+    lesson().main(["--no-figures", "--epochs", "1"])
     assert not course_in.exists() or not any(course_in.rglob("*"))
     assert "figure:" not in capsys.readouterr().out

@@ -32,7 +32,21 @@ LEARNED = 70.0  # percent; see the module docstring
 TRAIN_ROWS, TEST_ROWS = 576, 192
 PNG = b"\x89PNG\r\n\x1a\n"
 CPU = torch.device("cpu")
+SMALL_RUN = (*IN_PROCESS, "--epochs", "2", "--lr", "1e-7")  # a run of a few epochs that barely moves
 EPOCH_LINE = re.compile(r"^   epoch +(\d+)/(\d+)   loss ([\d.]+)$")
+
+
+@pytest.fixture(scope="module")
+def quick_05():
+    """This file's quick runs without figures: quick_05(*flags) -> (results, printed lines), each run once."""
+    runs = {}
+
+    def get(*flags):
+        if flags not in runs:
+            runs[flags] = run_printed("--quick", "--no-figures", *flags)
+        return runs[flags]
+
+    return get
 
 
 def lesson():
@@ -205,9 +219,9 @@ def test_test_is_the_percent_of_right_classes():
 # ----------------------------------------------------------------------------- what the learner reads
 
 
-def test_every_printed_number_of_the_default_run_is_recomputed(trained, printed):
-    results = trained(LESSON, *IN_PROCESS)[0]
-    lines = printed(LESSON, *IN_PROCESS)
+def test_every_printed_number_of_the_default_run_is_recomputed(quick_05):
+    results = quick_05(*IN_PROCESS)[0]
+    lines = quick_05(*IN_PROCESS)[1]
     x_train, y_train, x_test, y_test = diabetes_rows()
     batches = math.ceil(TRAIN_ROWS / 32)
     assert lines[0] == (
@@ -240,21 +254,20 @@ def test_every_printed_number_of_the_default_run_is_recomputed(trained, printed)
     assert results["summary"] == f"test accuracy {test_acc:.1f}%, {batches} batches of up to 32"
 
 
-def test_epoch_lines_keep_their_cadence(printed, trained):
+def test_epoch_lines_keep_their_cadence(quick_05):
     # --quick: QUICK_EPOCHS (10) epochs; printed are 1-3, every 10th and the last
-    rows = epoch_rows(printed(LESSON, *IN_PROCESS))
+    rows = epoch_rows(quick_05(*IN_PROCESS)[1])
     epochs = lesson().QUICK_EPOCHS
     assert [row[0] for row in rows] == sorted({1, 2, 3, epochs} | set(range(10, epochs + 1, 10)))
-    assert len(trained(LESSON, *IN_PROCESS)[0]["history"]) == epochs < lesson().EPOCHS
-    assert [row[:2] for row in epoch_rows(printed(LESSON, *IN_PROCESS, "--epochs", "3", "--lr", "1e-7"))] == [
-        (1, 3),
-        (2, 3),
-        (3, 3),
+    assert len(quick_05(*IN_PROCESS)[0]["history"]) == epochs < lesson().EPOCHS
+    assert [row[:2] for row in epoch_rows(quick_05(*SMALL_RUN)[1])] == [
+        (1, 2),
+        (2, 2),
     ]
 
 
-def test_default_run_learns(trained):
-    results = trained(LESSON, *IN_PROCESS)[0]
+def test_default_run_learns(quick_05):
+    results = quick_05(*IN_PROCESS)[0]
     assert 0.5 < results["loss_first"] < 1.0  # about ln 2 = 0.69 (measured 0.70); a sum is 32 times that
     assert results["loss_last"] < results["loss_first"] / 1.3  # measured 0.70 -> 0.43
 
@@ -262,10 +275,10 @@ def test_default_run_learns(trained):
 # ----------------------------------------------------------------------------- flags
 
 
-def test_lr_reaches_the_training_loop(trained):
-    # --lr 1e-7 for 3 epochs: the loss moved by at most 1.2e-5 of itself (measured); the default moves it
+def test_lr_reaches_the_training_loop(quick_05):
+    # --lr 1e-7 for 2 epochs: the loss moved by at most 1.2e-5 of itself (measured); the default moves it
     # by a tenth in 3 epochs
-    history = trained(LESSON, *IN_PROCESS, "--epochs", "3", "--lr", "1e-7")[0]["history"]
+    history = quick_05(*SMALL_RUN)[0]["history"]
     assert abs(history[-1]["loss"] / history[0]["loss"] - 1) < 1e-4
 
 
@@ -350,21 +363,20 @@ def test_values_a_flag_cannot_take_are_refused(flags, capsys):
     assert flags.split()[0] in capsys.readouterr().err  # the message names the flag
 
 
-def test_the_same_seed_prints_the_same_lines_and_another_seed_starts_elsewhere(trained, printed):
-    flags = (*IN_PROCESS, "--epochs", "3", "--lr", "1e-7")
-    folder = trained(LESSON, *flags)[2]
-    _, again = run_printed("--quick", "--figures", str(folder), *flags)
-    assert masked(again) == masked(printed(LESSON, *flags))
-    other = trained(LESSON, *flags, "--seed", "1")[0]  # other initial weights and another order
-    assert other["history"][0]["loss"] != trained(LESSON, *flags)[0]["history"][0]["loss"]
+def test_the_same_seed_prints_the_same_lines_and_another_seed_starts_elsewhere(quick_05):
+    flags = SMALL_RUN
+    _, again = run_printed("--quick", "--no-figures", *flags)
+    assert masked(again) == masked(quick_05(*flags)[1])
+    other = quick_05(*flags, "--seed", "1")[0]  # other initial weights and another order
+    assert other["history"][0]["loss"] != quick_05(*flags)[0]["history"][0]["loss"]
 
 
 # ----------------------------------------------------------------------------- --lecture
 
 
-def test_lecture_trains_with_the_lecture_codes_settings(trained, printed):
-    results = trained(LESSON, *IN_PROCESS, "--lecture")[0]
-    lines = printed(LESSON, *IN_PROCESS, "--lecture")
+def test_lecture_trains_with_the_lecture_codes_settings(quick_05):
+    results = quick_05(*IN_PROCESS, "--lecture")[0]
+    lines = quick_05(*IN_PROCESS, "--lecture")[1]
     # --workers 0 was typed, so it stays; everything else the lecture's code sets is listed
     assert lines[0] == (
         "--lecture, the lecture code's settings: epochs 2 (not 50); lr 0.1 (not 0.01); activation sigmoid "
@@ -389,9 +401,9 @@ def test_lecture_trains_with_the_lecture_codes_settings(trained, printed):
     assert all(0.3 < row["loss"] < 1.0 for row in results["history"])
 
 
-def test_lecture_verdict_agrees_with_its_numbers(trained, printed):
-    results = trained(LESSON, *IN_PROCESS, "--lecture")[0]
-    lines = printed(LESSON, *IN_PROCESS, "--lecture")
+def test_lecture_verdict_agrees_with_its_numbers(quick_05):
+    results = quick_05(*IN_PROCESS, "--lecture")[0]
+    lines = quick_05(*IN_PROCESS, "--lecture")[1]
     _, _, x_test, y_test = diabetes_rows()
     test_acc = percent_right(results["model"], x_test, y_test)
     always_no = 100.0 * (y_test == 0).float().mean().item()
@@ -418,22 +430,23 @@ def test_the_figure_shows_each_epochs_loss_from_epoch_1():
 
 @pytest.mark.parametrize(
     ("flags", "name"),
-    [(IN_PROCESS, "05_training_loss"), ((*IN_PROCESS, "--lecture"), "05_training_loss_lecture")],
+    [
+        ((), "05_training_loss"),
+        (("--lecture",), "05_training_loss_lecture"),
+    ],
 )
-def test_the_lecture_run_writes_its_own_figure(flags, name, trained):
-    folder = trained(LESSON, *flags)[2]
-    assert sorted(path.name for path in folder.iterdir()) == [f"{name}.png"]
-    assert (folder / f"{name}.png").read_bytes()[:8] == PNG
-
-
-def test_figures_go_to_the_folder_asked_for_and_show_opens_each(tmp_path, course_in, monkeypatch):
+def test_each_variant_writes_its_own_figure_to_the_folder_asked_for(
+    flags, name, tmp_path, course_in, monkeypatch
+):
+    """Runs with other options write other files, so none writes over another's; --show opens each."""
     import matplotlib.pyplot as plt
 
     opened = []
     monkeypatch.setattr(plt, "show", lambda *args, **kwargs: opened.append(plt.gcf()))
     folder = tmp_path / "my figures"
-    lesson().main(["--quick", "--epochs", "2", "--figures", str(folder), "--show", *IN_PROCESS])
-    assert sorted(path.name for path in folder.iterdir()) == ["05_training_loss.png"]
+    lesson().main(["--quick", "--epochs", "1", "--figures", str(folder), "--show", *IN_PROCESS, *flags])
+    assert sorted(path.name for path in folder.iterdir()) == [f"{name}.png"]
+    assert (folder / f"{name}.png").read_bytes()[:8] == PNG
     assert len(opened) == 1  # one figure, one window
     assert not course_in.exists()  # nothing went to the course's own figures/
 
@@ -443,6 +456,6 @@ def test_no_figures_draws_writes_and_prints_nothing(course_in, monkeypatch, caps
 
     monkeypatch.setattr(plt, "subplots", lambda *args, **kwargs: pytest.fail("a figure was drawn"))
     # not --quick: a lesson that skipped figures only in quick runs would be caught too
-    lesson().main(["--no-figures", "--epochs", "2", *IN_PROCESS])
+    lesson().main(["--no-figures", "--epochs", "1", *IN_PROCESS])
     assert not course_in.exists() or not any(course_in.rglob("*"))
     assert "figure:" not in capsys.readouterr().out
