@@ -287,3 +287,13 @@ def test_under_torchrun_rank_0_alone_prints_the_header_and_each_epoch(two_proces
         (str(row["epoch"]), "2", f"{row['train_loss']:.4f}", f"{row['test_accuracy']:.2f}") for row in history
     ]
     assert [row["epoch"] for row in history] == [1, 2]
+
+
+def test_images_are_normalised_as_in_lesson_07():
+    """Scaled to [0, 1], then lecture 9's transforms.Normalize((0.1307,), (0.3081,)); the t10k files."""
+    from torchvision import datasets
+
+    images, labels = load_lesson(LESSON).load_mnist(train=False).tensors
+    raw = datasets.MNIST(kit.mnist_root(), train=False)
+    torch.testing.assert_close(images[:, 0], (raw.data.float() / 255 - 0.1307) / 0.3081)
+    assert labels.equal(raw.targets)
