@@ -28,9 +28,8 @@ EPOCHS = 4
 LR = 3e-3  # the peak learning rate of the one-cycle schedule
 BATCH_SIZE = 256  # big batches use a CPU well
 QUICK_IMAGES = 10_000  # --quick trains on this many images for one epoch
-TEST_BATCH = (
-    1000  # testing keeps no gradients, so big batches are cheap (the lecture tests in 64s: same numbers)
-)
+# testing keeps no gradients, so big batches are cheap; the lecture tests in batches of 64: the same numbers
+TEST_BATCH = 1000
 # --lecture: the settings of the lecture's code (09_2_softmax_mnist.py, and lecture 9's slides).
 LECTURE = {
     "epochs": 9,  # range(1, 10)

@@ -29,9 +29,8 @@ EPOCHS = 4
 LR = 8e-3  # the peak learning rate of the one-cycle schedule
 BATCH_SIZE = 128  # half of 06's: more steps per epoch
 QUICK_IMAGES = 6000  # --quick trains on this many images for one epoch
-TEST_BATCH = (
-    1000  # testing keeps no gradients, so big batches are cheap (the lecture tests in 64s: same numbers)
-)
+# testing keeps no gradients, so big batches are cheap; the lecture tests in batches of 64: the same numbers
+TEST_BATCH = 1000
 MISTAKES_SHOWN = 24  # misclassified test digits drawn in the figure
 # --lecture: the settings of the lecture's code (10_1_cnn_mnist.py; 11_1_toy_inception_mnist.py has the same).
 LECTURE = {
@@ -75,9 +74,8 @@ def pixels(images, normalised):
 class Net(nn.Module):
     def __init__(self, log_softmax=False):
         super().__init__()
-        self.log_softmax = (
-            log_softmax  # True (--lecture): end with F.log_softmax, as the lecture's model does
-        )
+        # True (--lecture): end with F.log_softmax, as the lecture's model does
+        self.log_softmax = log_softmax
         self.conv1 = nn.Conv2d(1, 10, kernel_size=5)  # 28x28 -> 24x24: a 5x5 window fits 24 times
         self.conv2 = nn.Conv2d(10, 20, kernel_size=5)  # 12x12 -> 8x8
         self.mp = nn.MaxPool2d(2)  # halves height and width
