@@ -38,7 +38,6 @@ LR = 8e-3  # lesson 07's
 GLOBAL_BATCH = 128  # lesson 07's batch
 QUICK_IMAGES = 6000  # --quick trains on this many images for one epoch
 TEST_BATCH = 1000
-MNIST_MEAN, MNIST_STD = 0.1307, 0.3081  # as in lessons 06 and 07
 
 
 def start_process_group(device_type):
@@ -72,10 +71,10 @@ def say(*args, **kwargs):
 
 
 def load_mnist(train, limit=None):
-    """MNIST as in lesson 07: datasets.MNIST (the files are in place, nothing is downloaded), normalised
-    once into a TensorDataset."""
+    """MNIST as in lesson 07: datasets.MNIST (the files are in place, nothing is downloaded), scaled to
+    [0, 1] and normalised (lecture 9's transforms.Normalize) once, into a TensorDataset."""
     dataset = datasets.MNIST(kit.mnist_root(), train=train, download=True)
-    images = dataset.data[:limit].float().div_(255).sub_(MNIST_MEAN).div_(MNIST_STD)
+    images = dataset.data[:limit].float().div_(255).sub_(kit.MNIST_MEAN).div_(kit.MNIST_STD)
     return TensorDataset(images.unsqueeze(1), dataset.targets[:limit])
 
 
@@ -109,7 +108,8 @@ def train(model, device, train_loader, criterion, optimizer, scheduler):
     """Step 3 for one epoch, on this rank's shard. Returns the mean loss per image over all ranks."""
     model.train()
     total_loss = 0.0
-    for data, target in train_loader:
+    # batch_idx: the lectures' own line; they printed every 10th batch's loss, this lesson once per epoch
+    for batch_idx, (data, target) in enumerate(train_loader):  # noqa: B007
         data, target = data.to(device), target.to(device)
         output = model(data)
         loss = criterion(output, target)
@@ -190,8 +190,10 @@ def train_on_every_rank(args, rank, world_size, device):
     if args.save and rank == 0:  # one writer: the copies are identical anyway
         kit.save_checkpoint(args.save, LESSON, model.module, test_accuracy=accuracy)
     dist.barrier()  # nobody leaves before the checkpoint is complete
-    if rank == 0 and kit.start_figures(args):
-        kit.plot_curves(log.history, f"{LESSON}_{world_size}proc", args)
+    figures = {}
+    if rank == 0 and kit.start_figures(args):  # the name says how many processes trained it
+        figures["curves"] = kit.curves_figure(log.history)
+        kit.save_figure(figures["curves"], f"{LESSON}_{world_size}proc", args)
     return {
         "world_size": world_size,
         "rank": rank,
@@ -199,6 +201,7 @@ def train_on_every_rank(args, rank, world_size, device):
         "test_accuracy": accuracy,
         "tested_images": tested,
         "history": log.history,
+        "figures": figures,
         "seconds_per_epoch": sum(row["seconds"] for row in log.history) / len(log.history),
         "summary": f"test accuracy {accuracy:.2f}% on {world_size} process(es)",
     }

@@ -113,7 +113,7 @@ def main(out: Path, *flags):
 
     results = lesson.main(["--figures", str(out / "figures"), "--batch-size", str(RUN_BATCH), *flags])
     record = {"step": step, "frozen": frozen, "seen": train_set.seen, "tested": test_set.seen}
-    (out / f"rank{rank}.json").write_text(json.dumps({**record, "results": results}))
+    (out / f"rank{rank}.json").write_text(json.dumps({**record, "results": results}, default=str))
 
 
 if __name__ == "__main__":
