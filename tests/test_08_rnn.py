@@ -249,7 +249,7 @@ def test_08_lecture_keeps_the_flags_the_learner_typed(capsys):
 
 
 @pytest.fixture
-def drawn(monkeypatch):
+def drawn08(monkeypatch):
     """The figures a run saves, by name, kept open here instead of written."""
     figures = {}
     monkeypatch.setattr(kit, "save_figure", lambda fig, name, args: figures.setdefault(name, fig))
@@ -257,16 +257,16 @@ def drawn(monkeypatch):
     plt.close("all")
 
 
-def test_08_the_figure_draws_each_ways_losses_from_epoch_1_in_a_file_of_its_options(drawn):
+def test_08_the_figure_draws_each_ways_losses_from_epoch_1_in_a_file_of_its_options(drawn08):
     runs = {}
     for flags in ((), ("--embedding",), ("--lecture",), ("--embedding", "--lecture")):
-        before = set(drawn)
+        before = set(drawn08)
         result = rnn.main(["--quick", *flags])
-        (name,) = set(drawn) - before  # a new name for each set of options: none overwrites another
+        (name,) = set(drawn08) - before  # a new name for each set of options: none overwrites another
         runs[name] = result
     assert "08_rnn_loss" in runs  # the default's name, as README shows it
     for name, result in runs.items():
-        (ax,) = [ax for ax in drawn[name].axes if ax.get_lines()]
+        (ax,) = [ax for ax in drawn08[name].axes if ax.get_lines()]
         one, whole = ax.get_lines()
         labels = [text.get_text() for text in ax.get_legend().get_texts()]
         assert labels[0].startswith("one character at a time") and labels[1].startswith("whole word")
