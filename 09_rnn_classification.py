@@ -34,7 +34,7 @@ TRAIN_WORDS, VALIDATION_WORDS = 24_000, 3_000  # by position in the (already shu
 CELLS = {"rnn": nn.RNN, "gru": nn.GRU, "lstm": nn.LSTM}
 EMBEDDING_SIZE = 32  # 50-odd characters need few numbers each
 HIDDEN_SIZE = 128  # the memory the cell carries from character to character
-N_LAYERS = 1  # the lecture's 13_2 stacks 2 (--layers 2 --bidirectional; bench/README.md compares the two)
+N_LAYERS = 1  # 13_2 stacks 2 bidirectional ones (--layers 2 --bidirectional; bench/README.md compares)
 N_EPOCHS = 4
 LR = 0.01  # Adam's peak rate in a one-cycle schedule: warm up, then anneal to almost 0
 BATCH_SIZE = 256  # the lecture's
@@ -171,7 +171,8 @@ def show_sizes(classifier, seq_tensor, seq_lengths):
 # Step 1: the model: characters -> nn.Embedding -> RNN, GRU or LSTM -> the last hidden state -> one
 # score per language. The lecture embeds ASCII codes in 100 numbers and reads them with 2 bidirectional
 # GRU layers of 100 (LectureRNNClassifier below, --lecture); we number the training words' own
-# characters and use 32 numbers and 1 GRU layer of 128 (bench/README.md compares the two). Its code
+# characters and use 32 numbers and 1 GRU layer of 128 (bench/README.md compares it with the
+# lecture's stack of layers). Its code
 # passes only hidden[-1], the last layer's backward direction, to the Linear layer; with --bidirectional
 # we concatenate both directions. The recurrent layer is called self.rnn, not the lecture's self.gru,
 # because --cell makes it a GRU, an LSTM or a plain RNN.
