@@ -270,9 +270,8 @@ def main(argv=None):
     languages = sorted({language for _, language in train_rows})
     vocab = Vocabulary("".join(sorted({c for word, _ in train_rows for c in word})))
     three_words = show_padding_and_packing(test_rows, vocab)
-    train_dataset = WordsDataset(train_rows, vocab, languages)
-    validation_dataset, test_dataset = (
-        WordsDataset(rows, vocab, languages) for rows in (validation_rows, test_rows)
+    train_dataset, validation_dataset, test_dataset = (
+        WordsDataset(rows, vocab, languages) for rows in (train_rows, validation_rows, test_rows)
     )
     train_loader = DataLoader(train_dataset, batch_size=args.batch_size, shuffle=True, collate_fn=collate)
     shape = model_shape(args)
@@ -307,17 +306,9 @@ def main(argv=None):
         log.end_epoch(epoch, train_loss=train_loss, validation_accuracy=validation_accuracy)
 
     results = final_test(classifier, device, test_dataset, languages, shape, args.lecture, figures_on, args)
-    if args.save:
-        kit.save_checkpoint(
-            args.save,
-            LESSON,
-            classifier,
-            variant(shape, args.lecture),
-            vocabulary=vocab.chars,
-            languages=languages,
-            lecture=args.lecture,
-            **shape,
-        )
+    if args.save:  # with what it takes to rebuild the model and read words as it did
+        kept = {"vocabulary": vocab.chars, "languages": languages, "lecture": args.lecture, **shape}
+        kit.save_checkpoint(args.save, LESSON, classifier, variant(shape, args.lecture), **kept)
     return {
         **results,
         "batches_per_epoch": len(train_loader),
