@@ -3,20 +3,23 @@
 python 09_rnn_classification.py                 # padding and packing shown, then train and test
 python 09_rnn_classification.py --cell lstm     # the same with an LSTM (or --cell rnn)
 python 09_rnn_classification.py --save          # keep the trained model (checkpoints/09_rnn_classification.pt)
+python 09_rnn_classification.py --cell lstm --save   # ... in checkpoints/09_rnn_classification_lstm.pt
 python 09_rnn_classification.py --predict hello casa zielony   # top languages, from the saved model
+python 09_rnn_classification.py --lecture       # the lecture's model and settings (100 epochs: long)
 python 09_rnn_classification.py --help
 
 The lecture classifies names into 18 countries, from a names file in its own repository whose origin
 and license it does not give. Here the words of five languages (English, Spanish, Portuguese, Dutch,
 Polish: 6,000 each, from Debian's word lists) ship with the course, and data/words/PROVENANCE.md says
-where each list comes from and under which license. The lecture's 13_4 (packing) is shown first here
-because the training below packs its batches.
+where each list comes from and under which license; --lecture trains on them too. The lecture's 13_4
+(packing) is shown first here because the training below packs its batches.
 
 Your turn: exercises/09_last_hidden.py (python exercises/check.py 09).
 """
 
 import csv
 import math
+from functools import partial
 
 import lesson_tools as kit
 
@@ -31,7 +34,7 @@ TRAIN_WORDS, VALIDATION_WORDS = 24_000, 3_000  # by position in the (already shu
 CELLS = {"rnn": nn.RNN, "gru": nn.GRU, "lstm": nn.LSTM}
 EMBEDDING_SIZE = 32  # 50-odd characters need few numbers each
 HIDDEN_SIZE = 128  # the memory the cell carries from character to character
-N_LAYERS = 1  # the lecture's 13_2 stacks 2 (--layers 2 --bidirectional; bench/README.md compares the two)
+N_LAYERS = 1  # 13_2 stacks 2 bidirectional ones (--layers 2 --bidirectional; bench/README.md compares)
 N_EPOCHS = 4
 LR = 0.01  # Adam's peak rate in a one-cycle schedule: warm up, then anneal to almost 0
 BATCH_SIZE = 256  # the lecture's
@@ -41,6 +44,18 @@ TEST_BATCH = 1024
 # character 1, so its embedding keeps its random start: an unseen letter adds a little noise, no knowledge.
 PAD, UNKNOWN = 0, 1
 TOP = 3  # languages shown per word by --predict
+# --lecture: 13_2's RNNClassifier(N_CHARS, HIDDEN_SIZE, N_COUNTRIES, N_LAYERS), embedding and GRU both 100
+LECTURE_HIDDEN_SIZE, LECTURE_N_LAYERS = 100, 2
+LECTURE = {
+    "epochs": 100,
+    "lr": 0.001,
+    "batch_size": 256,
+    "model": (
+        "LectureRNNClassifier: embedding 100, 2 bidirectional GRU layers of 100, fc reads hidden[-1]",
+        f"RNNClassifier: embedding {EMBEDDING_SIZE}, {N_LAYERS} GRU layer of {HIDDEN_SIZE}",
+    ),
+    "learning rate schedule": ("none, a constant rate", "one-cycle"),
+}
 
 
 def read_words():
@@ -54,7 +69,8 @@ def read_words():
 
 class Vocabulary:
     """Characters <-> numbers, from the training words only: a test word's new letter stays unknown.
-    The lecture numbers characters by their ASCII code (str2ascii_arr), which has no "ñ" or "ł"."""
+    The lecture numbers characters by their ASCII code (str2ascii_arr), which has no "ñ" or "ł";
+    encode() does str2ascii_arr's job."""
 
     def __init__(self, chars):
         self.chars = chars
@@ -68,7 +84,9 @@ class Vocabulary:
 
 
 class WordsDataset(Dataset):
-    """Each item: one word as a 1-D tensor of character numbers, and its language's number."""
+    """Each item: one word as a 1-D tensor of character numbers, and its language's number. The lecture's
+    NameDataset gives names and countries as strings, turned into numbers batch by batch; these are words,
+    numbered once."""
 
     def __init__(self, rows, vocab, languages):
         self.words = [word for word, _ in rows]
@@ -83,8 +101,8 @@ class WordsDataset(Dataset):
 
 
 def collate(batch):
-    """The lecture's make_variables: words differ in length, so a batch is padded to its longest word,
-    and the true lengths are kept."""
+    """The lecture's make_variables (and its pad_sequences): words differ in length, so a batch is padded
+    to its longest word, and the true lengths are kept. The lecture also sorts the batch by length."""
     words, targets = zip(*batch)
     seq_lengths = torch.tensor([len(w) for w in words])  # on the CPU, where pack_padded_sequence wants it
     return pad_sequence(words, batch_first=True, padding_value=PAD), seq_lengths, torch.tensor(targets)
@@ -93,7 +111,7 @@ def collate(batch):
 @torch.no_grad()
 def show_padding_and_packing(rows, vocab):
     """The lecture's 13_1 pads a batch of names into one tensor; its 13_4 packs three words and runs an
-    LSTM on them. Both here, on three words."""
+    LSTM on them. Both here, on three words; returns their padded batch and its lengths."""
     words = [rows[i][0] for i in range(3)]
     seq_tensor, seq_lengths, _ = collate([(vocab.encode(w), 0) for w in words])
     print(f"1) Three words of different lengths as one batch (padded as in 13_1, packed as in 13_4): {words}")
@@ -106,7 +124,8 @@ def show_padding_and_packing(rows, vocab):
     # pack_padded_sequence keeps only the real characters, step by step across the batch. The lecture
     # sorts the batch by length first, as packing once required; enforce_sorted=False sorts inside and
     # puts the results back in the batch's own order, so nothing needs re-sorting by hand.
-    embed = nn.Embedding(len(vocab), 3, padding_idx=PAD)  # 13_4's sizes
+    # 13_4's sizes; 13_4 turns the batch into (step, batch) first, and its embedding has no padding_idx
+    embed = nn.Embedding(len(vocab), 3, padding_idx=PAD)
     lstm = nn.LSTM(3, 5, batch_first=True)
     packed_input = pack_padded_sequence(
         embed(seq_tensor), seq_lengths, batch_first=True, enforce_sorted=False
@@ -122,14 +141,41 @@ def show_padding_and_packing(rows, vocab):
         f" zeros after each word's end;\n   its last hidden state ht {tuple(ht.shape)}: ht[-1][i] is word"
         f" i read to its own last letter: {torch.allclose(ht[-1], output[range(3), seq_lengths - 1])}"
     )
+    return seq_tensor, seq_lengths
+
+
+@torch.no_grad()
+def show_sizes(classifier, seq_tensor, seq_lengths):
+    """The lecture's 13_1 prints the size of what each layer gives, for one name and for a padded batch.
+    Here for the three words above, through the model about to train (what its layers give is recorded
+    as they run). Returns the sizes printed."""
+    sizes = [("input", tuple(seq_tensor.shape))]
+
+    def record(name, layer, inputs, output):
+        if isinstance(output, tuple):  # a recurrent layer: (every step's output, the last hidden state)
+            name, output = f"{name}'s last hidden state", output[1]
+            output = output[0] if isinstance(output, tuple) else output  # an LSTM's is (h, c)
+        sizes.append((name, tuple(output.shape)))
+
+    hooks = [
+        layer.register_forward_hook(partial(record, name)) for name, layer in classifier.named_children()
+    ]
+    classifier(seq_tensor.to(classifier.fc.weight.device), seq_lengths)
+    for hook in hooks:
+        hook.remove()
+    print(f"   sizes through {type(classifier).__name__} (13_1), for the 3 words of 1):")
+    print("      " + " -> ".join(f"{name} {size}" for name, size in sizes))
+    return sizes
 
 
 # Step 1: the model: characters -> nn.Embedding -> RNN, GRU or LSTM -> the last hidden state -> one
 # score per language. The lecture embeds ASCII codes in 100 numbers and reads them with 2 bidirectional
-# GRU layers of 100; we number the training words' own characters and use 32 numbers and 1 GRU layer of
-# 128 (bench/README.md compares the two). Its code passes only hidden[-1], the last layer's backward direction, to
-# the Linear layer; with --bidirectional we concatenate both directions. The recurrent layer is called
-# self.rnn, not the lecture's self.gru, because --cell makes it a GRU, an LSTM or a plain RNN.
+# GRU layers of 100 (LectureRNNClassifier below, --lecture); we number the training words' own
+# characters and use 32 numbers and 1 GRU layer of 128 (bench/README.md compares it with the
+# lecture's stack of layers). Its code
+# passes only hidden[-1], the last layer's backward direction, to the Linear layer; with --bidirectional
+# we concatenate both directions. The recurrent layer is called self.rnn, not the lecture's self.gru,
+# because --cell makes it a GRU, an LSTM or a plain RNN.
 class RNNClassifier(nn.Module):
     def __init__(self, input_size, output_size, cell="gru", n_layers=N_LAYERS, bidirectional=False):
         super().__init__()
@@ -153,6 +199,30 @@ class RNNClassifier(nn.Module):
         return self.fc(torch.cat(list(hidden[-self.n_directions :]), dim=1))
 
 
+class LectureRNNClassifier(nn.Module):
+    """--lecture: 13_2's RNNClassifier as its code builds it, with its names (self.gru): the embedding as
+    wide as the hidden state, the GRU reading (step, batch) as the lecture's transpose makes it, and only
+    hidden[-1] reaching the Linear layer. It numbers this lesson's characters, not ASCII codes."""
+
+    def __init__(self, input_size, hidden_size, output_size, n_layers=1, bidirectional=True):
+        super().__init__()
+        self.hidden_size = hidden_size
+        self.n_layers = n_layers
+        self.n_directions = int(bidirectional) + 1
+        self.embedding = nn.Embedding(input_size, hidden_size)
+        self.gru = nn.GRU(hidden_size, hidden_size, n_layers, bidirectional=bidirectional)
+        self.fc = nn.Linear(hidden_size, output_size)
+
+    def forward(self, input, seq_lengths):
+        input = input.t()  # B x S -> S x B: the GRU reads sequence first
+        embedded = self.embedding(input)  # S x B x hidden_size
+        # Pack them up nicely (the lecture sorts the batch by length first; enforce_sorted=False sorts here)
+        gru_input = pack_padded_sequence(embedded, seq_lengths, enforce_sorted=False)
+        output, hidden = self.gru(gru_input)  # no hidden state given: zeros, as _init_hidden makes
+        # Use the last layer output as FC's input: hidden[-1], the last layer read backwards
+        return self.fc(hidden[-1])
+
+
 def train(model, device, train_loader, criterion, optimizer, scheduler):
     """Step 3 for one epoch, over padded batches. Returns the mean loss per word."""
     model.train()
@@ -164,7 +234,8 @@ def train(model, device, train_loader, criterion, optimizer, scheduler):
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
-        scheduler.step()
+        if scheduler is not None:  # --lecture: none, the rate stays as it is
+            scheduler.step()
         total_loss += loss.item() * len(target)
     return total_loss / len(train_loader.dataset)
 
@@ -198,46 +269,54 @@ def main(argv=None):
     train_rows = train_rows[:QUICK_WORDS] if args.quick else train_rows
     languages = sorted({language for _, language in train_rows})
     vocab = Vocabulary("".join(sorted({c for word, _ in train_rows for c in word})))
-    show_padding_and_packing(test_rows, vocab)
-    train_dataset = WordsDataset(train_rows, vocab, languages)
-    validation_dataset, test_dataset = (
-        WordsDataset(rows, vocab, languages) for rows in (validation_rows, test_rows)
+    three_words = show_padding_and_packing(test_rows, vocab)
+    train_dataset, validation_dataset, test_dataset = (
+        WordsDataset(rows, vocab, languages) for rows in (train_rows, validation_rows, test_rows)
     )
     train_loader = DataLoader(train_dataset, batch_size=args.batch_size, shuffle=True, collate_fn=collate)
-    shape = {"cell": args.cell, "n_layers": args.layers, "bidirectional": args.bidirectional}
+    shape = model_shape(args)
     print(
         f"\n2) {len(train_rows):,} training words, {len(validation_rows):,} validation, {len(test_rows):,} test;"
-        f" {len(vocab) - 2} characters; {args.cell.upper()} x {args.layers}"
-        f"{' bidirectional' if args.bidirectional else ''}, on {device}"
+        f" {len(vocab) - 2} characters; {describe(shape, args.lecture)}, on {device}"
     )
-
-    classifier = RNNClassifier(len(vocab), len(languages), **shape).to(device)
+    if args.lecture:
+        classifier = LectureRNNClassifier(len(vocab), LECTURE_HIDDEN_SIZE, len(languages), LECTURE_N_LAYERS)
+    else:
+        classifier = RNNClassifier(len(vocab), len(languages), **shape)
+    classifier = classifier.to(device)
+    show_sizes(classifier, *three_words)
     # Step 2: cross-entropy over the languages; Adam, as in the lecture, with a one-cycle schedule
-    # (a short warm-up, then the rate falls to nearly 0), which lets a few epochs settle well.
+    # (a short warm-up, then the rate falls to nearly 0), which lets a few epochs settle well. --lecture:
+    # the lecture's constant rate, no schedule.
     criterion = nn.CrossEntropyLoss()
     optimizer = torch.optim.Adam(classifier.parameters(), lr=args.lr)
-    scheduler = torch.optim.lr_scheduler.OneCycleLR(
-        optimizer, max_lr=args.lr, total_steps=epochs * len(train_loader)
-    )
+    scheduler = None
+    if not args.lecture:
+        scheduler = torch.optim.lr_scheduler.OneCycleLR(
+            optimizer, max_lr=args.lr, total_steps=epochs * len(train_loader)
+        )
 
     # Step 3: the training cycle. The validation words pick nothing here: they only show, epoch by epoch,
-    # how well the model does on words it never trained on.
+    # how well the model does on words it never trained on. (The lecture tests on its test names every
+    # epoch, and guesses four names.)
     log = kit.EpochLog(epochs, args.lr, reference=math.log(len(languages)), seconds=True)
     for epoch in range(1, epochs + 1):
         train_loss = train(classifier, device, train_loader, criterion, optimizer, scheduler)
         validation_accuracy, _ = test(classifier, device, validation_dataset)
         log.end_epoch(epoch, train_loss=train_loss, validation_accuracy=validation_accuracy)
 
-    results = final_test(classifier, device, test_dataset, languages, args.cell, figures_on, args)
-    if args.save:
-        kit.save_checkpoint(
-            args.save, LESSON, classifier, vocabulary=vocab.chars, languages=languages, **shape
-        )
+    results = final_test(classifier, device, test_dataset, languages, shape, args.lecture, figures_on, args)
+    if args.save:  # with what it takes to rebuild the model and read words as it did
+        kept = {"vocabulary": vocab.chars, "languages": languages, "lecture": args.lecture, **shape}
+        kit.save_checkpoint(args.save, LESSON, classifier, variant(shape, args.lecture), **kept)
     return {
         **results,
         "batches_per_epoch": len(train_loader),
         "history": log.history,
         "vocabulary": vocab.chars,
+        "model": classifier,
+        "optimizer": optimizer,
+        "scheduler": scheduler,
     }
 
 
@@ -246,6 +325,7 @@ def parse_args(argv):
     parser.add_argument("--cell", choices=sorted(CELLS), default="gru", help="the recurrent cell")
     parser.add_argument("--layers", type=kit.positive_int, default=N_LAYERS, help="stacked recurrent layers")
     parser.add_argument("--bidirectional", action="store_true", help="also read each word backwards")
+    kit.add_lecture_flag(parser, LECTURE)
     kit.add_checkpoint_flags(parser, LESSON)
     parser.add_argument(
         "--predict", action="store_true", help="guess the language of each WORD, from a saved model"
@@ -256,10 +336,41 @@ def parse_args(argv):
     args = parser.parse_args(argv)
     if args.words and not args.predict:
         parser.error(f"words are read only with --predict: {' '.join(args.words)}")
+    if args.lecture and (args.predict or args.load):
+        parser.error("--lecture trains the lecture's model; --predict and --load use a saved one")
+    if args.lecture and (args.cell, args.layers, args.bidirectional) != ("gru", N_LAYERS, False):
+        parser.error(
+            "--lecture trains the lecture's own GRU; --cell, --layers and --bidirectional shape ours"
+        )
+    kit.use_lecture_settings(args, parser, LECTURE)
     return args
 
 
-def final_test(classifier, device, test_dataset, languages, cell, figures_on, args):
+def model_shape(args):
+    """The recurrent layer's kind, layers and directions: the flags', or with --lecture the lecture's."""
+    if args.lecture:
+        return {"cell": "gru", "n_layers": LECTURE_N_LAYERS, "bidirectional": True}
+    return {"cell": args.cell, "n_layers": args.layers, "bidirectional": args.bidirectional}
+
+
+def describe(shape, lecture):
+    if lecture:
+        return f"the lecture's GRU: {shape['n_layers']} bidirectional layers of {LECTURE_HIDDEN_SIZE}"
+    return (
+        f"{shape['cell'].upper()} x {shape['n_layers']}{' bidirectional' if shape['bidirectional'] else ''}"
+    )
+
+
+def variant(shape, lecture):
+    """What names a figure or a bare --save of a model other than the default: "lstm", "lecture", ..."""
+    if lecture:
+        return "lecture"
+    parts = [shape["cell"]] if shape["cell"] != "gru" else []
+    parts += [f"{shape['n_layers']}layers"] if shape["n_layers"] != N_LAYERS else []
+    return "_".join(parts + ["bidirectional"] * shape["bidirectional"])
+
+
+def final_test(classifier, device, test_dataset, languages, shape, lecture, figures_on, args):
     test_accuracy, guesses = test(classifier, device, test_dataset)
     print(
         f"\n3) Test accuracy {test_accuracy:.1f}% on {len(test_dataset):,} words never seen in training "
@@ -267,17 +378,21 @@ def final_test(classifier, device, test_dataset, languages, cell, figures_on, ar
     )
     confusion = report(guesses, test_dataset, languages)
     if figures_on:
-        draw_confusion(confusion, languages, cell, args)
+        fig = confusion_figure(confusion, languages, describe(shape, lecture))
+        name = "_".join(filter(None, [f"{LESSON}_confusion", variant(shape, lecture)]))
+        kit.save_figure(fig, name, args)
     return {
         "test_accuracy": test_accuracy,
         "confusion": confusion.tolist(),
+        "guesses": guesses.tolist(),
         "device": str(device),
-        "summary": f"test accuracy {test_accuracy:.1f}% ({cell})",
+        "summary": f"test accuracy {test_accuracy:.1f}% ({'lecture' if lecture else shape['cell']})",
     }
 
 
 def report(guesses, dataset, languages):
-    """Per-language accuracy and the confusion matrix (rows: true language, columns: guess), printed."""
+    """The confusion matrix (rows: true language, columns: guess) and, for each language, the percent of
+    its words guessed right (its row's diagonal over its row), printed."""
     confusion = torch.zeros(len(languages), len(languages), dtype=torch.long)
     for truth, guess in zip(dataset.targets, guesses.tolist()):
         confusion[truth, guess] += 1
@@ -285,6 +400,7 @@ def report(guesses, dataset, languages):
     print(
         f"   confusion matrix (rows: true language, columns: guessed)\n   {'':{width}} "
         + " ".join(f"{lang[:5]:>6}" for lang in languages)
+        + "   right"
     )
     for i, language in enumerate(languages):
         print(
@@ -303,7 +419,9 @@ def report(guesses, dataset, languages):
     return confusion
 
 
-def draw_confusion(confusion, languages, cell, args):
+def confusion_figure(confusion, languages, model):
+    """The confusion matrix as a picture: each cell holds its count, shaded by the fraction of its row
+    (the true language's words). Returns the figure (tests read it back)."""
     import matplotlib.pyplot as plt
 
     rates = confusion / confusion.sum(dim=1, keepdim=True).clamp(min=1)
@@ -320,15 +438,16 @@ def draw_confusion(confusion, languages, cell, args):
         yticklabels=languages,
         xlabel="guessed language",
         ylabel="true language",
-        title=f"Test words: which language? ({cell.upper()})",
+        title=f"Test words: which language? ({model})",
     )
     ax.tick_params(axis="x", rotation=30)
     fig.colorbar(image, ax=ax, label="fraction of the true language's words")
-    kit.save_figure(fig, f"{LESSON}_confusion", args)
+    return fig
 
 
 def load_model(path, device):
-    """A saved model and what it needs: its vocabulary, its languages and its shape."""
+    """A saved model and what it needs: its vocabulary, its languages, its shape and whether it is the
+    lecture's."""
     checkpoint = kit.load_checkpoint(path, LESSON)
     try:
         vocab, languages = Vocabulary(checkpoint["vocabulary"]), list(checkpoint["languages"])
@@ -339,19 +458,23 @@ def load_model(path, device):
         ) from None
     if shape["cell"] not in CELLS:
         raise kit.LessonError(f"--load {path}: unknown cell {shape['cell']!r}")
-    classifier = RNNClassifier(len(vocab), len(languages), **shape)
+    lecture = bool(checkpoint.get("lecture", False))
+    if lecture:
+        classifier = LectureRNNClassifier(len(vocab), LECTURE_HIDDEN_SIZE, len(languages), shape["n_layers"])
+    else:
+        classifier = RNNClassifier(len(vocab), len(languages), **shape)
     kit.load_weights(classifier, checkpoint, path)
-    return classifier.to(device), vocab, languages, shape
+    return classifier.to(device), vocab, languages, shape, lecture
 
 
 def load_and_test(args, device):
     """--load without --predict: test a saved model on the test words; no training."""
-    classifier, vocab, languages, shape = load_model(args.load, device)
-    print(f"Loaded the {shape['cell'].upper()} saved in {kit.shown(args.load)}")
+    classifier, vocab, languages, shape, lecture = load_model(args.load, device)
+    print(f"Loaded the {describe(shape, lecture)} saved in {kit.shown(args.load)}")
     test_rows = read_words()[2]
     test_dataset = WordsDataset(test_rows, vocab, languages)
     return final_test(
-        classifier, device, test_dataset, languages, shape["cell"], kit.start_figures(args), args
+        classifier, device, test_dataset, languages, shape, lecture, kit.start_figures(args), args
     )
 
 
@@ -367,8 +490,8 @@ def predict_words(args, device):
             "--predict needs a trained model, and none is saved yet. Train and save one first with:"
             f" python {LESSON}.py --save   (or give one with --load PATH)"
         )
-    classifier, vocab, languages, shape = load_model(path, device)
-    print(f"Which language? ({shape['cell'].upper()} from {kit.shown(path)})")
+    classifier, vocab, languages, shape, lecture = load_model(path, device)
+    print(f"Which language? ({describe(shape, lecture)} from {kit.shown(path)})")
     dataset = WordsDataset([(word, languages[0]) for word in args.words], vocab, languages)  # labels unused
     predictions = []
     for word, probabilities in zip(args.words, predict(classifier, device, dataset)):
