@@ -394,7 +394,9 @@ def test_attention_weights_are_the_softmax_of_h_dot_W_e_over_the_real_characters
     assert torch.equal(decoder.get_att_weight(h, encoder_outputs, real), weights)
     # the lecture's split: get_att_score scores every position (padding too), get_att_weight masks them
     scores_by_hand = h.double() @ (encoder_outputs.double() @ W.T).transpose(1, 2)
-    torch.testing.assert_close(decoder.get_att_score(h, encoder_outputs).double(), scores_by_hand)
+    torch.testing.assert_close(
+        decoder.get_att_score(h, encoder_outputs).double(), scores_by_hand, atol=1e-5, rtol=1e-5
+    )
 
 
 @pytest.mark.parametrize("attention", [False, True])
