@@ -30,7 +30,7 @@ FIRST_DAY, LAST_DAY = date(1950, 1, 1), date(2049, 12, 31)
 TEST_DATES = 2000  # calendar days that training never sees, in any spelling; each is written once
 TRAIN_PAIRS = 20000
 # EPOCHS, LR and TRAIN_PAIRS were chosen for --attention; without it the same settings fall far short
-# (README, "Results"): one summary vector is what holds it back.
+# (bench/README.md compares the two): one summary vector is what holds it back.
 EPOCHS = 3
 LR = 0.02  # Adam's peak learning rate in a one-cycle schedule
 BATCH_SIZE = 128  # on a CPU a small batch is mostly overhead
@@ -42,10 +42,8 @@ QUICK_PAIRS, QUICK_EPOCHS, QUICK_BATCH, QUICK_TEST = 2000, 2, 64, 500  # --quick
 QUICK_LECTURE_PAIRS = 200  # --lecture --quick: the lecture's batches of one pair take a step per pair
 # --lecture: the settings of 14_1_seq2seq.py, or with --attention of 14_2_seq2seq_att.py. Only the data
 # stays ours (dates, not Shakespeare's lines), with the characters and the padding that come with it.
-LECTURE_HIDDEN_SIZE = {
-    False: 100,
-    True: 128,
-}  # 14_1's HIDDEN_SIZE, and 14_2's (= N_CHARS); embeddings as wide
+# 14_1's HIDDEN_SIZE (without attention) and 14_2's (with it; there N_CHARS, 128); embeddings as wide
+LECTURE_HIDDEN_SIZE = {False: 100, True: 128}
 
 
 def lecture_settings(attention: bool | None) -> dict:
@@ -95,8 +93,8 @@ IN_CHARS = sorted({c for f in FORMATS for n in range(366) for c in f(date(2000, 
 IN_INDEX = {c: i + 1 for i, c in enumerate(IN_CHARS)}
 PAD = 0
 # The decoder writes digits and "-", then EOS_token to say it is done; it starts from SOS_token, as in the
-# lecture (whose tokens are ASCII codes: SOS_token is chr(0), EOS_token the code 1; here they are numbers
-# after the output characters').
+# lecture (whose tokens are ASCII codes: SOS_token is chr(0), EOS_token the code 1; here they are the two
+# numbers after the output characters'.
 OUT_CHARS = "0123456789-"
 SOS_token, EOS_token = len(OUT_CHARS), len(OUT_CHARS) + 1
 N_OUT = len(OUT_CHARS) + 2
