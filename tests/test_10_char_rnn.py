@@ -282,6 +282,17 @@ def test_generate_primes_with_the_language_and_the_start_then_feeds_back_each_sa
     assert all(word.startswith("ab") for word in words)
 
 
+def test_an_empty_word_prints_as_end_so_every_word_is_counted(capsys):
+    vocab = lesson.Vocabulary.from_words(["ab", "ba"], lesson.LANGUAGES)
+    decoder = tiny_model(vocab)
+    with torch.no_grad():
+        decoder.linear.bias[lesson.END] = 1e4  # <end> first, every time: the empty word
+    samples, _ = lesson.write_samples(decoder, vocab, {"ab"}, 0.8, "cpu")
+    assert all(words == [""] * lesson.NOVELTY_SAMPLES for words in samples.values())
+    rows = [line.split() for line in capsys.readouterr().out.splitlines()[1:]]
+    assert rows == [[lang] + ["<end>"] * min(8, lesson.NOVELTY_SAMPLES) for lang in lesson.LANGUAGES]
+
+
 @pytest.mark.parametrize("temperature", [0.5, 2.0])
 def test_generate_samples_from_softmax_of_the_scores_divided_by_the_temperature(temperature):
     vocab = lesson.Vocabulary.from_words(["ab"], ["english"])
@@ -320,19 +331,21 @@ def run_printing(flags):
 @pytest.fixture(scope="module")
 def tiny_runs10(few_words10, tmp_path_factory):
     """Quick runs on few_words10 at lr 1e-9 (the weights stay where --seed puts them), without figures,
-    each (results, printed lines): "one" epoch, saved; "sevens", two epochs in batches of 7, and "again"
+    each (results, printed lines): "one" epoch, saved as ~/m.pt (HOME a temporary folder); "sevens", two epochs in batches of 7, and "again"
     the same; "other_seed"; "cold", one epoch at --temperature 1e-6. Also "lecture": --lecture for one
     epoch with a bare --save and its figure, in a course folder of its own."""
-    path = tmp_path_factory.mktemp("char_rnn_tiny") / "m.pt"
+    home = tmp_path_factory.mktemp("home")
+    path = home / "m.pt"
     course = tmp_path_factory.mktemp("course")
     lecture_course = tmp_path_factory.mktemp("course_lecture")
     tiny = ["--quick", "--no-figures", "--lr", "1e-9"]
     runs = {}
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(kit, "REPO", course)  # the course's own folders, to see that nothing is written there
+        patch.setenv("HOME", str(home))  # --save ~/m.pt writes home/m.pt
         patch.setattr(lesson, "read_words", lambda: few_words10)
         patch.setattr(lesson, "NOVELTY_SAMPLES", 2)  # two words per language at the end
-        runs["one"] = run_printing([*tiny, "--epochs", "1", "--save", str(path)])
+        runs["one"] = run_printing([*tiny, "--epochs", "1", "--save", "~/m.pt"])
         runs["sevens"] = run_printing([*tiny, "--batch-size", "7"])
         runs["again"] = run_printing([*tiny, "--batch-size", "7"])
         runs["other_seed"] = run_printing([*tiny, "--batch-size", "7", "--seed", "1"])
@@ -465,7 +478,8 @@ def test_every_printed_number_is_the_one_computed(few_words10, tiny_runs10):
     header = number(r"^(\d+)% of (\d+) samples at temperature ([\d.e-]+) are not training words", lines)
     assert header == [round(new), 2 * len(lesson.LANGUAGES), lesson.TEMPERATURE]
     assert sample_lines(lines) == {lang: one["samples"][lang][:8] for lang in lesson.LANGUAGES}
-    assert lines[-1] == f"checkpoint: {kit.shown(path)}"
+    assert lines[-1] == f"checkpoint: {kit.shown(path)}"  # ~ expanded, and no temporary file left beside it
+    assert sorted(p.name for p in path.parent.iterdir()) == ["m.pt"]
 
 
 def test_temperature_reaches_every_printed_sample(tiny_runs10):
