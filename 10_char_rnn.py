@@ -143,6 +143,27 @@ class RNN(nn.Module):
         return self.linear(output), hidden
 
 
+def make_decoder(lecture, vocab, device):
+    """The lesson's RNN, or with --lecture the lecture's sizes: RNN(n_characters, hidden_size,
+    n_characters, n_layers), its embedding as wide as the hidden state. Returns it and its sizes."""
+    if lecture:
+        sizes = {
+            "hidden_size": LECTURE_HIDDEN_SIZE,
+            "n_layers": LECTURE_N_LAYERS,
+            "embedding_size": LECTURE_HIDDEN_SIZE,
+        }
+    else:
+        sizes = {"hidden_size": hidden_size, "n_layers": n_layers, "embedding_size": embedding_size}
+    decoder = RNN(
+        len(vocab.names), sizes["hidden_size"], vocab.n_outputs, sizes["n_layers"], sizes["embedding_size"]
+    )
+    print(
+        f"\nGRU: embedding {decoder.embedding.embedding_dim}, hidden {decoder.gru.hidden_size}, "
+        f"{decoder.gru.num_layers} layer(s); on {device}"
+    )
+    return decoder.to(device), sizes
+
+
 def train(decoder, device, train_loader, criterion, optimizer, scheduler=None):
     """Step 3 for one epoch, on batches of words. Returns the mean loss per predicted token, whether the
     criterion sums (the lecture's) or averages (ours) over them, so that both runs print the same measure."""
@@ -181,6 +202,17 @@ def pairs(sequences: list[torch.Tensor], vocab: Vocabulary):
     """Every prediction in the sequences as (language, previous token, next token): three tensors."""
     language = torch.cat([torch.full((len(s) - 1,), s[0].item() - vocab.n_outputs) for s in sequences])
     return language, torch.cat([s[:-1] for s in sequences]), torch.cat([s[1:] for s in sequences])
+
+
+def bigram_baseline(vocab, train_set, val_set, test_set):
+    """The bigram table's nats per character on the validation and on the test words."""
+    bigram = bigram_table(train_set, vocab)
+    bigram_val, bigram_test = (-bigram[pairs(part, vocab)].mean().item() for part in (val_set, test_set))
+    print(
+        "\nBaseline: a bigram table, P(next | language, previous character), on the validation words: "
+        f"{bigram_val:.3f} nats per character"
+    )
+    return bigram_val, bigram_test
 
 
 def bigram_table(sequences: list[torch.Tensor], vocab: Vocabulary) -> torch.Tensor:
@@ -270,29 +302,9 @@ def main(argv=None):
     epochs = min(args.epochs, QUICK_EPOCHS) if args.quick else args.epochs
     words_per_step = min(args.batch_size, QUICK_BATCH) if args.quick else args.batch_size
     vocab, training_words, train_set, val_set, test_set = prepare_words(args.quick, args.lecture)
-    bigram = bigram_table(train_set, vocab)
-    bigram_val, bigram_test = (-bigram[pairs(part, vocab)].mean().item() for part in (val_set, test_set))
-    print(
-        "\nBaseline: a bigram table, P(next | language, previous character), on the validation words: "
-        f"{bigram_val:.3f} nats per character"
-    )
+    bigram_val, bigram_test = bigram_baseline(vocab, train_set, val_set, test_set)
 
-    if args.lecture:  # the lecture's sizes: RNN(n_characters, hidden_size, n_characters, n_layers)
-        sizes = {
-            "hidden_size": LECTURE_HIDDEN_SIZE,
-            "n_layers": LECTURE_N_LAYERS,
-            "embedding_size": LECTURE_HIDDEN_SIZE,
-        }
-    else:
-        sizes = {"hidden_size": hidden_size, "n_layers": n_layers, "embedding_size": embedding_size}
-    decoder = RNN(
-        len(vocab.names), sizes["hidden_size"], vocab.n_outputs, sizes["n_layers"], sizes["embedding_size"]
-    )
-    decoder.to(device)
-    print(
-        f"\nGRU: embedding {decoder.embedding.embedding_dim}, hidden {decoder.gru.hidden_size}, "
-        f"{decoder.gru.num_layers} layer(s); on {device}"
-    )
+    decoder, sizes = make_decoder(args.lecture, vocab, device)
     # Step 2: cross-entropy of the next token at every position (ignore_index skips the padding): the
     # lecture adds up a line's characters; we average over the real tokens, so that the learning rate
     # suits batches of any size. The lecture's Adam, which we drive with a one-cycle schedule (see LR).

@@ -212,6 +212,24 @@ class AttnDecoderRNN(nn.Module):
         return hidden @ self.attn(encoder_hiddens).transpose(1, 2)
 
 
+def make_models(attention, lecture, device):
+    """The encoder and the decoder 14_1 (or with attention 14_2) uses: this lesson's sizes, or with
+    --lecture the lecture's, EncoderRNN(N_CHARS, HIDDEN_SIZE) reading left to right, each embedding as
+    wide as the hidden state (embedding_size None)."""
+    hidden_size = LECTURE_HIDDEN_SIZE[attention] if lecture else HIDDEN_SIZE
+    embedding_size = None if lecture else EMBEDDING_SIZE
+    encoder = EncoderRNN(len(IN_CHARS) + 1, hidden_size, embedding_size, bidirectional=not lecture)
+    Decoder = AttnDecoderRNN if attention else DecoderRNN
+    decoder = Decoder(hidden_size, N_OUT, embedding_size)
+    ways = "both ways" if encoder.gru.bidirectional else "left to right"
+    how = "WITH attention (14_2)" if attention else "WITHOUT attention (14_1): only the summary"
+    print(
+        f"EncoderRNN ({ways}) -> {type(decoder).__name__} {how}; hidden {decoder.gru.hidden_size}, "
+        f"embeddings {decoder.embedding.embedding_dim}, on {device}"
+    )
+    return encoder.to(device), decoder.to(device)
+
+
 def encode_input(encoder, word_inputs, lengths):
     """Run the encoder; also say which input positions are real characters and which are padding."""
     encoder_outputs, encoder_hidden = encoder(word_inputs, lengths)
@@ -307,20 +325,7 @@ def main(argv=None):
     train_loader = DataLoader(encode(data["train"]), batch_size, shuffle=True, collate_fn=collate)
     test_items = encode(test_pairs)
 
-    # --lecture: the lecture's sizes, EncoderRNN(N_CHARS, HIDDEN_SIZE) reading left to right, each
-    # embedding as wide as the hidden state (embedding_size None)
-    hidden_size = LECTURE_HIDDEN_SIZE[args.attention] if args.lecture else HIDDEN_SIZE
-    embedding_size = None if args.lecture else EMBEDDING_SIZE
-    encoder = EncoderRNN(len(IN_CHARS) + 1, hidden_size, embedding_size, bidirectional=not args.lecture)
-    Decoder = AttnDecoderRNN if args.attention else DecoderRNN
-    decoder = Decoder(hidden_size, N_OUT, embedding_size)
-    encoder.to(device), decoder.to(device)
-    ways = "both ways" if encoder.gru.bidirectional else "left to right"
-    how = "WITH attention (14_2)" if args.attention else "WITHOUT attention (14_1): only the summary"
-    print(
-        f"EncoderRNN ({ways}) -> {type(decoder).__name__} {how}; hidden {decoder.gru.hidden_size}, "
-        f"embeddings {decoder.embedding.embedding_dim}, on {device}"
-    )
+    encoder, decoder = make_models(args.attention, args.lecture, device)
 
     # Step 2: cross-entropy over the output characters at every step. The lecture sums the steps; we
     # average them, which keeps the loss, and so the learning rate, the same whatever the batch's size.
@@ -346,14 +351,8 @@ def main(argv=None):
     texts = [text for text, _ in test_pairs]
     examples = show_examples(test_pairs, result)
     table = accuracy_by_length(texts, result["exact"])
-    # each run's figures carry its options in their names, so that no run replaces another's
-    options = "_attention" * args.attention + "_lecture" * args.lecture
     if figures_on:
-        kit.plot_curves(log.history, f"11_seq2seq_curves{options}", args, right="test_exact_match")
-    if figures_on and args.attention:
-        i = max(range(len(texts)), key=lambda i: len(texts[i]))  # the longest input shows the most
-        figure = attention_figure(texts[i], result["guesses"][i], result["attentions"][i])
-        kit.save_figure(figure, f"11_seq2seq{options}", args)
+        draw_figures(log.history, texts, result, args)
     mode = "with attention" if args.attention else "without attention"
     return {
         "attention": args.attention,
@@ -402,6 +401,17 @@ def accuracy_by_length(texts, exact) -> dict[str, float]:
         table[f"{low}-{high}"] = 100.0 * exact[inside].float().mean().item()
         print(f"   {low:2d}-{high} characters  {table[f'{low}-{high}']:5.1f}%   ({int(inside.sum())} dates)")
     return table
+
+
+def draw_figures(history, texts, result, args) -> None:
+    """The curves, and with --attention the heatmap of the longest input, which shows the most. Each
+    run's figures carry its options in their names, so that no run replaces another's."""
+    options = "_attention" * args.attention + "_lecture" * args.lecture
+    kit.plot_curves(history, f"11_seq2seq_curves{options}", args, right="test_exact_match")
+    if args.attention:
+        i = max(range(len(texts)), key=lambda i: len(texts[i]))
+        figure = attention_figure(texts[i], result["guesses"][i], result["attentions"][i])
+        kit.save_figure(figure, f"11_seq2seq{options}", args)
 
 
 def attention_figure(text, guess, weights):

@@ -618,13 +618,12 @@ def test_generate_without_a_saved_model_says_how_to_make_one(monkeypatch, tmp_pa
 
 
 def test_the_loss_figure_shows_each_epoch_from_1_and_the_validation_baseline(
-    run10, few_words10, course_in, monkeypatch
+    few_words10, course_in, monkeypatch
 ):
     """A default run with --show: the figure it saves holds the history's numbers, epochs counted from 1,
-    and the bigram line at the validation number printed; then a bare --save is what --generate reads."""
+    and the bigram line at the validation number printed; it saves no model."""
     import matplotlib.pyplot as plt
 
-    _, other, _ = run10
     monkeypatch.setattr(lesson, "read_words", lambda: few_words10)
     monkeypatch.setattr(lesson, "NOVELTY_SAMPLES", 2)
     shown, saved = [], {}
@@ -648,9 +647,17 @@ def test_the_loss_figure_shows_each_epoch_from_1_and_the_validation_baseline(
     assert list(bigram_line.get_ydata()) == [result["bigram_validation_loss_per_char"]] * 2
     assert "validation" in validation_line.get_label() and "validation" in bigram_line.get_label()
     assert ax.get_xlabel() == "epoch"
+
+
+def test_a_bare_save_is_what_generate_reads_and_a_default_run_saves_nothing(
+    run10, few_words10, course_in, monkeypatch
+):
+    _, other, _ = run10
+    monkeypatch.setattr(lesson, "read_words", lambda: few_words10)
+    monkeypatch.setattr(lesson, "NOVELTY_SAMPLES", 2)
     lesson.main(["--quick", "--no-figures", "--epochs", "1", "--save"])
     path = course_in / "checkpoints" / "10_char_rnn.pt"
-    assert path.is_file()
+    assert sorted(p.name for p in course_in.rglob("*")) == ["10_char_rnn.pt", "checkpoints"]
     flags = ["--generate", "--device", "cpu", "--language", "spanish", "-n", "20"]
     bare = lesson.main(flags)["samples"]
     assert bare == lesson.main([*flags, "--load", str(path)])["samples"]
