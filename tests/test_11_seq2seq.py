@@ -2,6 +2,8 @@
 recomputed here by hand, the reported numbers on hand-made inputs; the flags are run with other values;
 the held-out dates are a fair sample that training never sees, whatever --seed."""
 
+import contextlib
+import io
 import math
 import random
 import re
@@ -11,7 +13,7 @@ import lesson_tools as kit
 
 import pytest
 import torch
-from conftest import load_lesson
+from conftest import load_lesson, masked
 from torch import nn
 from torch.utils.data import DataLoader
 
@@ -39,6 +41,18 @@ PATTERNS = [
 WEEKDAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 
 
+def lesson_encoder():
+    """The lesson's encoder, as its main() builds it without --lecture."""
+    return lesson.EncoderRNN(
+        len(lesson.IN_CHARS) + 1, lesson.HIDDEN_SIZE, lesson.EMBEDDING_SIZE, bidirectional=True
+    )
+
+
+def lesson_decoder(attention):
+    Decoder = lesson.AttnDecoderRNN if attention else lesson.DecoderRNN
+    return Decoder(lesson.HIDDEN_SIZE, lesson.N_OUT, lesson.EMBEDDING_SIZE)
+
+
 def text_of_input(tokens) -> str:
     return "".join(lesson.IN_CHARS[i - 1] for i in tokens.tolist() if i != lesson.PAD)
 
@@ -62,18 +76,59 @@ def spy_on(patch):
     return seen
 
 
+def run_printing(patch, flags):
+    """lesson.main(flags) with spies -> (results, what it encoded and tested, printed lines, figures by name)."""
+    seen = spy_on(patch)
+    figures = {}
+    save_figure = kit.save_figure
+
+    def keep(fig, name, args):
+        figures[name] = fig
+        return save_figure(fig, name, args)
+
+    patch.setattr(kit, "save_figure", keep)
+    output = io.StringIO()
+    with contextlib.redirect_stdout(output):
+        result = lesson.main(flags)
+    return result, seen, output.getvalue().splitlines(), figures
+
+
 @pytest.fixture(scope="module")
 def quick_attention(tmp_path_factory):
-    """One quick attention run, with its figures, shared by the tests below; and what it encoded."""
+    """One quick attention run, with its figures, shared by the tests below: (results, figures folder,
+    what it encoded and tested, the lines it printed, its figures by name)."""
     folder = tmp_path_factory.mktemp("seq2seq")
     with pytest.MonkeyPatch.context() as patch:
-        seen = spy_on(patch)
-        result = lesson.main(["--quick", "--attention", "--figures", str(folder)])
-    return result, folder, seen
+        result, seen, lines, figures = run_printing(
+            patch, ["--quick", "--attention", "--figures", str(folder)]
+        )
+    return result, folder, seen, lines, figures
+
+
+def own_text(guess) -> str:
+    """Output indices -> text, up to the first EOS_token; any other token shows as "?"."""
+    chars = guess.tolist()
+    chars = chars[: chars.index(lesson.EOS_token)] if lesson.EOS_token in chars else chars
+    return "".join(lesson.OUT_CHARS[c] if c < len(lesson.OUT_CHARS) else "?" for c in chars)
+
+
+def iso_date(text):
+    """The date an output names, if it is a date written YYYY-MM-DD; else None."""
+    try:
+        return date.fromisoformat(text) if re.fullmatch(r"\d{4}-\d\d-\d\d", text) else None
+    except ValueError:  # such as 2026-02-31
+        return None
+
+
+def translations(result, pairs):
+    """The returned models' greedy output for each pair's input, and their attention weights."""
+    chars, lengths, _, _ = lesson.collate(lesson.encode(pairs))
+    guesses, attentions = lesson.translate(result["encoder"].eval(), result["decoder"].eval(), chars, lengths)
+    return [own_text(g) for g in guesses], guesses, attentions
 
 
 def test_quick_attention_translates_dates_it_never_saw(quick_attention):
-    result, folder, _ = quick_attention
+    result, folder, _, _, _ = quick_attention
     assert result["test_exact_match"] >= QUICK_EXACT_FLOOR
     assert result["test_char_accuracy"] >= QUICK_CHAR_FLOOR
     assert [row["epoch"] for row in result["history"]] == [1, 2]
@@ -87,7 +142,7 @@ def test_quick_attention_translates_dates_it_never_saw(quick_attention):
 
 
 def test_quick_test_dates_are_a_fair_sample_of_the_held_out_days(quick_attention):
-    _, _, seen = quick_attention
+    _, _, seen, _, _ = quick_attention
     train, test = seen["encoded"]
     assert len(train) == lesson.QUICK_PAIRS and len(test) == lesson.QUICK_TEST
     full = lesson.make_pairs(lesson.TRAIN_PAIRS)
@@ -104,10 +159,92 @@ def test_quick_test_dates_are_a_fair_sample_of_the_held_out_days(quick_attention
 
 
 def test_attention_flag_gives_attention_weights_and_accuracy_in_percent(quick_attention):
-    _, _, seen = quick_attention
+    _, _, seen, _, _ = quick_attention
     last = seen["tested"][-1]
     assert last["attentions"] is not None  # --attention: the decoder looked back at the input
     assert last["exact_match"] == pytest.approx(100 * last["exact"].float().mean().item())
+
+
+def test_every_printed_line_of_the_quick_run_is_what_it_computed(quick_attention):
+    """The quick run's output against the returned models' own translations of the held-out dates, and
+    against Python's reading of each date."""
+    result, folder, seen, lines, _ = quick_attention
+    train, test = seen["encoded"]
+    at = lines.index("Dates as people write them -> ISO 8601 (YYYY-MM-DD). 26 November 2026, 9 ways:")
+    ways = " · ".join(line.strip() for line in lines[at + 1 : at + 3]).split(" · ")
+    assert len(ways) == len(lesson.FORMATS) == 9
+    assert all(python_reads(way) == {date(2026, 11, 26)} for way in ways), ways
+    assert lines[at + 3].startswith(f"{len(train)} training pairs; {len(test)} held-out dates ")
+    encoder, decoder = result["encoder"], result["decoder"]
+    assert encoder.gru.bidirectional and type(decoder) is lesson.AttnDecoderRNN
+    model = f"hidden {decoder.gru.hidden_size}, embeddings {decoder.embedding.embedding_dim}, on cpu"
+    assert lines[at + 4] == f"EncoderRNN (both ways) -> AttnDecoderRNN WITH attention (14_2); {model}"
+    # one line per epoch, out of the right total, with the history's numbers
+    epochs = [line.split() for line in lines if line.strip().startswith("epoch")]
+    assert [words[1] for words in epochs] == ["1/2", "2/2"]
+    for words, row in zip(epochs, result["history"]):
+        assert words[4] == f"{row['train_loss']:.4f}" and words[8] == f"{row['test_exact_match']:.2f}%"
+    # the models translate every held-out date again; a date is right if it is the date Python reads
+    outputs, _, _ = translations(result, test)
+    right = [python_reads(text) == {iso_date(out)} for (text, _), out in zip(test, outputs)]
+    assert [out == iso for (_, iso), out in zip(test, outputs)] == right
+    exact = 100 * sum(right) / len(right)
+    assert epochs[-1][8] == f"{exact:.2f}%" and result["test_exact_match"] == pytest.approx(exact)
+    # the examples: the model's own output, and a mark that says whether it is the date
+    at = lines.index("Held-out dates, translated greedily:")
+    shown = [
+        re.fullmatch(r"   (.+?) +-> (\S*)  (✓|✗ \(right: (\S+)\))", line) for line in lines[at + 1 : at + 9]
+    ]
+    assert len(shown) == lesson.EXAMPLES and all(shown), lines[at + 1 : at + 9]
+    texts = [text for text, _ in test]
+    for m in shown:
+        text, output = m[1], m[2]
+        assert output == outputs[texts.index(text)]
+        (day,) = python_reads(text)
+        assert (m[3] == "✓") == (output == day.isoformat()) and m[4] in (None, day.isoformat())
+    if not all(right):
+        assert any(m[3] != "✓" for m in shown)  # a mistake is shown when there is one
+    # exact match by input length: each bucket's share among its own dates, and how many there are
+    at = lines.index("Exact match by input length:")
+    rows = [
+        re.fullmatch(r" +(\d+)-(\d+) characters +([\d.]+)%   \((\d+) dates\)", line)
+        for line in lines[at + 1 : at + 6]
+    ]
+    assert [(int(m[1]), int(m[2])) for m in rows] == list(lesson.LENGTH_BUCKETS)
+    for m in rows:
+        inside = [ok for text, ok in zip(texts, right) if int(m[1]) <= len(text) <= int(m[2])]
+        assert int(m[4]) == len(inside) and m[3] == f"{100 * sum(inside) / len(inside):.1f}"
+    assert sum(int(m[4]) for m in rows) == len(test)  # every date is in one bucket
+    for name in ("11_seq2seq_curves_attention", "11_seq2seq_attention"):
+        assert f"figure: {kit.shown(folder / (name + '.png'))}" in lines
+
+
+def test_the_attention_heatmap_rows_sum_to_1_over_the_real_input(quick_attention):
+    """The figure's data: the longest held-out input's weights, one row per written character, recomputed
+    here from the returned models for that input alone."""
+    result, _, seen, _, figures = quick_attention
+    (ax,) = figures["11_seq2seq_attention"].axes
+    weights = torch.tensor(ax.images[0].get_array().data, dtype=torch.float64)
+    text = "".join(" " if label.get_text() == "␣" else label.get_text() for label in ax.get_xticklabels())
+    written = [label.get_text() for label in ax.get_yticklabels()]
+    texts = [text for text, _ in seen["encoded"][1]]
+    assert text == max(texts, key=len)  # the longest input, in full
+    (output,), guesses, attentions = translations(result, [(text, "2026-11-26")])
+    assert written == [*output, "EOS"]  # what the model wrote, then its EOS_token
+    assert weights.shape == (len(written), len(text))
+    torch.testing.assert_close(
+        weights.sum(dim=1), torch.ones(len(written), dtype=torch.float64), atol=1e-5, rtol=0
+    )
+    torch.testing.assert_close(weights, attentions[0, : len(written)].double(), atol=1e-6, rtol=1e-5)
+
+
+def test_the_curves_figure_shows_each_epochs_numbers_from_epoch_1(quick_attention):
+    result, _, _, _, figures = quick_attention
+    loss, exact = figures["11_seq2seq_curves_attention"].axes
+    history = result["history"]
+    assert list(loss.get_lines()[0].get_xdata()) == list(exact.get_lines()[0].get_xdata()) == [1, 2]
+    assert list(loss.get_lines()[0].get_ydata()) == [row["train_loss"] for row in history]
+    assert list(exact.get_lines()[0].get_ydata()) == [row["test_exact_match"] for row in history]
 
 
 def test_held_out_dates_never_appear_in_training_whatever_the_seed():
@@ -158,16 +295,49 @@ def test_every_input_says_the_date_of_its_target():
     assert used == set(range(len(PATTERNS))) == set(range(len(lesson.FORMATS)))
 
 
+# English ordinals of the days 1 to 31, written out here rather than worked out by a rule
+ORDINALS = (
+    "1st 2nd 3rd 4th 5th 6th 7th 8th 9th 10th 11th 12th 13th 14th 15th 16th 17th 18th 19th 20th "
+    "21st 22nd 23rd 24th 25th 26th 27th 28th 29th 30th 31st"
+).split()
+
+
+@pytest.fixture(scope="module")
+def full_pairs():
+    return lesson.make_pairs(lesson.TRAIN_PAIRS)
+
+
+def test_every_ordinal_in_the_inputs_is_spelled_right(full_pairs):
+    assert [lesson.nth(day) for day in range(1, 32)] == ORDINALS
+    seen = set()
+    for text, iso in full_pairs["train"] + full_pairs["test"]:
+        for ordinal in re.findall(r"\b\d+(?:st|nd|rd|th)\b", text):
+            assert ordinal == ORDINALS[date.fromisoformat(iso).day - 1], text
+            seen.add(ordinal)
+    assert seen == set(ORDINALS)  # every day's ordinal was checked, 11th-13th and 21st-23rd among them
+
+
+def test_input_lengths_run_from_8_to_37_and_the_buckets_hold_each_once(full_pairs):
+    lengths = {len(text) for text, _ in full_pairs["train"] + full_pairs["test"]}
+    assert (min(lengths), max(lengths)) == (8, 37)  # as the lesson's docstring says
+    covered = [n for low, high in lesson.LENGTH_BUCKETS for n in range(low, high + 1)]
+    assert covered == list(range(8, 38))  # no length in two buckets, none left out
+
+
 def test_characters_never_collide_with_padding_sos_or_eos():
     numbers = [lesson.IN_INDEX[c] for c in lesson.IN_CHARS]
     assert len(set(numbers)) == len(numbers) and lesson.PAD not in numbers
-    assert max(numbers) < lesson.EncoderRNN().embedding.num_embeddings
+    assert max(numbers) < lesson_encoder().embedding.num_embeddings
     outputs = [lesson.OUT_CHARS.index(c) for c in lesson.OUT_CHARS]
-    assert len({*outputs, lesson.SOS, lesson.EOS}) == len(outputs) + 2 == lesson.N_OUT
+    assert len({*outputs, lesson.SOS_token, lesson.EOS_token}) == len(outputs) + 2 == lesson.N_OUT
     text = "Thursday the 26th of November, 2026"
     ((inputs, output),) = lesson.encode([(text, "2026-11-26")])
     assert text_of_input(inputs) == text
-    assert output[0] == lesson.SOS and output[-1] == lesson.EOS and len(output) == lesson.OUT_STEPS + 1
+    assert (
+        output[0] == lesson.SOS_token
+        and output[-1] == lesson.EOS_token
+        and len(output) == lesson.OUT_STEPS + 1
+    )
     assert lesson.text_of(output[1:]) == "2026-11-26"
 
 
@@ -180,7 +350,7 @@ def batch_of(*texts):
 
 def test_encoder_reads_each_input_alone_and_its_summary_is_both_directions_last_states():
     torch.manual_seed(0)
-    encoder = lesson.EncoderRNN().eval()
+    encoder = lesson_encoder().eval()
     texts = ["26/11/26", "Thursday the 26th of November, 2026", "Nov 26th, 2026"]
     chars, lengths, _, _ = batch_of(*texts)
     half = lesson.HIDDEN_SIZE // 2
@@ -199,7 +369,7 @@ def test_encoder_reads_each_input_alone_and_its_summary_is_both_directions_last_
 
 def test_attention_weights_are_the_softmax_of_h_dot_W_e_over_the_real_characters():
     torch.manual_seed(0)
-    encoder, decoder = lesson.EncoderRNN().eval(), lesson.AttnDecoderRNN().eval()
+    encoder, decoder = lesson_encoder().eval(), lesson_decoder(True).eval()
     short, long = "26/11/26", "Thursday the 26th of November, 2026"
     chars, lengths, decoder_inputs, _ = batch_of(short, long)
     with torch.no_grad():
@@ -222,13 +392,18 @@ def test_attention_weights_are_the_softmax_of_h_dot_W_e_over_the_real_characters
         )
         torch.testing.assert_close(scores[b].double(), out, atol=1e-5, rtol=1e-5)
     assert torch.equal(decoder.get_att_weight(h, encoder_outputs, real), weights)
+    # the lecture's split: get_att_score scores every position (padding too), get_att_weight masks them
+    scores_by_hand = h.double() @ (encoder_outputs.double() @ W.T).transpose(1, 2)
+    torch.testing.assert_close(
+        decoder.get_att_score(h, encoder_outputs).double(), scores_by_hand, atol=1e-5, rtol=1e-5
+    )
 
 
 @pytest.mark.parametrize("attention", [False, True])
 def test_padding_does_not_change_the_output(attention):
     torch.manual_seed(0)
-    encoder = lesson.EncoderRNN().eval()
-    decoder = (lesson.AttnDecoderRNN() if attention else lesson.DecoderRNN()).eval()
+    encoder = lesson_encoder().eval()
+    decoder = lesson_decoder(attention).eval()
 
     def scores(chars, lengths, decoder_inputs, _):
         encoder_outputs, hidden, real = lesson.encode_input(encoder, chars, lengths)
@@ -257,8 +432,8 @@ PAIRS = [
 @pytest.mark.parametrize("attention", [False, True])
 def test_training_loss_is_the_mean_over_written_characters(attention):
     torch.manual_seed(0)
-    encoder = lesson.EncoderRNN()
-    decoder = lesson.AttnDecoderRNN() if attention else lesson.DecoderRNN()
+    encoder = lesson_encoder()
+    decoder = lesson_decoder(attention)
     items = lesson.encode(PAIRS)
     loader = DataLoader(items, batch_size=2, collate_fn=lesson.collate)  # batches of 2, 2 and 1
     optimizer = torch.optim.Adam([*encoder.parameters(), *decoder.parameters()], lr=0.0)  # nothing moves
@@ -278,14 +453,14 @@ def test_training_loss_is_the_mean_over_written_characters(attention):
 
 def test_exact_match_and_character_accuracy_are_percents_computed_right():
     torch.manual_seed(0)
-    encoder, decoder = lesson.EncoderRNN(), lesson.AttnDecoderRNN()
+    encoder, decoder = lesson_encoder(), lesson_decoder(True)
     items = lesson.encode(PAIRS[:3])
     chars, lengths, _, _ = lesson.collate(items)
     guesses, _ = lesson.translate(encoder.eval(), decoder.eval(), chars, lengths)
     # the targets made from the model's own guesses: all 11 right, 10 of 11 right, none right
     wrong = (guesses + 1) % lesson.N_OUT
     targets = [guesses[0], torch.cat([guesses[1, :-1], wrong[1, -1:]]), wrong[2]]
-    made = [(x, torch.cat([torch.tensor([lesson.SOS]), t])) for (x, _), t in zip(items, targets)]
+    made = [(x, torch.cat([torch.tensor([lesson.SOS_token]), t])) for (x, _), t in zip(items, targets)]
     result = lesson.test(encoder, decoder, made, "cpu")
     assert result["exact"].tolist() == [True, False, False]
     assert result["exact_match"] == pytest.approx(100 / 3)
@@ -296,32 +471,42 @@ def test_exact_match_and_character_accuracy_are_percents_computed_right():
 
 
 @pytest.fixture(scope="module")
-def tiny_runs(tmp_path_factory):
+def tiny_runs11(tmp_path_factory):
     """Quick runs on 100 training pairs and 50 test dates at lr 1e-9 (the weights stay where --seed puts
-    them), with attention: one epoch in batches of 7; two in batches of 50; the same at another seed. The
-    course's folders are moved to a temporary one, to see that nothing is written there."""
-    course = tmp_path_factory.mktemp("course")
-    runs = []
+    them), with attention, each (results, what it encoded and tested, printed lines, figures): "one" epoch
+    in batches of 7; "fifties", two in batches of 50, and "again" the same; "other_seed". Then --lecture
+    on 20 training pairs for one epoch: "lecture" without attention, and "lecture_attention" with --show
+    and its figures. The course's folders are moved to temporary ones, to see what is written there."""
+    course, lecture_course = tmp_path_factory.mktemp("course"), tmp_path_factory.mktemp("course_lecture")
+    runs = {}
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(kit, "REPO", course)
         patch.setattr(lesson, "QUICK_PAIRS", 100)
+        patch.setattr(lesson, "QUICK_LECTURE_PAIRS", 20)
         patch.setattr(lesson, "QUICK_TEST", 50)
-        for flags in (
-            ["--epochs", "1", "--batch-size", "7"],
-            ["--batch-size", "50"],
-            ["--batch-size", "50", "--seed", "1"],
+        for name, flags in (
+            ("one", ["--attention", "--epochs", "1", "--batch-size", "7"]),
+            ("fifties", ["--attention", "--batch-size", "50"]),
+            ("again", ["--attention", "--batch-size", "50"]),
+            ("other_seed", ["--attention", "--batch-size", "50", "--seed", "1"]),
+            ("lecture", ["--lecture", "--epochs", "1"]),
         ):
             with pytest.MonkeyPatch.context() as spying:
-                seen = spy_on(spying)
-                runs.append(
-                    (lesson.main(["--quick", "--no-figures", "--attention", "--lr", "1e-9", *flags]), seen)
-                )
-    return runs, course
+                runs[name] = run_printing(spying, ["--quick", "--no-figures", "--lr", "1e-9", *flags])
+        import matplotlib.pyplot as plt
+
+        patch.setattr(kit, "REPO", lecture_course)
+        shown = []
+        patch.setattr(plt, "show", lambda *a, **k: shown.append(1))
+        with pytest.MonkeyPatch.context() as spying:
+            flags = ["--quick", "--show", "--lecture", "--attention", "--epochs", "1", "--lr", "1e-9"]
+            runs["lecture_attention"] = run_printing(spying, flags)
+    return runs, course, lecture_course, shown
 
 
-def test_epochs_batch_size_lr_and_seed(tiny_runs):
-    runs, _ = tiny_runs
-    (one, _), (fifties, _), (other_seed, _) = runs
+def test_epochs_batch_size_lr_and_seed(tiny_runs11):
+    runs, _, _, _ = tiny_runs11
+    one, fifties, other_seed = (runs[name][0] for name in ("one", "fifties", "other_seed"))
     assert len(one["history"]) == 1 and one["batches_per_epoch"] == math.ceil(100 / 7)
     assert len(fifties["history"]) == 2 and fifties["batches_per_epoch"] == 2
     # lr 1e-9: the loss does not fall; at the default rate 4 steps of 50 pairs take it down by over 0.1
@@ -332,9 +517,16 @@ def test_epochs_batch_size_lr_and_seed(tiny_runs):
     assert abs(other_seed["history"][0]["train_loss"] - first) > 1e-3  # other starting weights: 0.019 apart
 
 
-def test_the_dates_do_not_move_with_the_seed_and_nothing_is_written(tiny_runs):
-    runs, course = tiny_runs
-    (_, seen), (_, seen_other) = runs[1], runs[2]
+def test_the_same_seed_prints_the_same_lines(tiny_runs11):
+    runs, _, _, _ = tiny_runs11
+    first, again, other = (runs[name][2] for name in ("fifties", "again", "other_seed"))
+    assert masked(first) == masked(again)
+    assert masked(first) != masked(other)
+
+
+def test_the_dates_do_not_move_with_the_seed_and_nothing_is_written(tiny_runs11):
+    runs, course, _, _ = tiny_runs11
+    seen, seen_other = runs["fifties"][1], runs["other_seed"][1]
     assert seen["encoded"] == seen_other["encoded"]  # the same training pairs and test dates
     assert len(seen["encoded"][1]) == 50 and all(
         tested["attentions"] is not None for tested in seen["tested"]
@@ -342,16 +534,69 @@ def test_the_dates_do_not_move_with_the_seed_and_nothing_is_written(tiny_runs):
     assert not any(course.iterdir())  # --no-figures: nothing written in the course's figures/
 
 
-def test_show_opens_both_figures(course_in, monkeypatch):
-    import matplotlib.pyplot as plt
+def loss_per_character(encoder, decoder, pairs):
+    """Minus the log-probability of every written character, EOS_token included, each pair alone."""
+    total = 0.0
+    with torch.no_grad():
+        for chars, lengths, decoder_inputs, target in (
+            lesson.collate([item]) for item in lesson.encode(pairs)
+        ):
+            encoder_outputs, hidden, real = lesson.encode_input(encoder.eval(), chars, lengths)
+            scores, _, _ = decoder.eval()(decoder_inputs, hidden, encoder_outputs, real)
+            log_p = scores[0].double().log_softmax(dim=1)
+            total -= sum(log_p[t, c].item() for t, c in enumerate(target[0].tolist()))
+    return total / (len(pairs) * lesson.OUT_STEPS)
 
-    monkeypatch.setattr(lesson, "QUICK_PAIRS", 100)
-    monkeypatch.setattr(lesson, "QUICK_TEST", 50)
-    shown = []
-    monkeypatch.setattr(plt, "show", lambda *a, **k: shown.append(1))
-    lesson.main(["--quick", "--show", "--attention", "--epochs", "1"])
-    written = sorted(path.name for path in (course_in / "figures").iterdir())
-    assert written == ["11_seq2seq_attention.png", "11_seq2seq_curves_attention.png"] and shown == [1, 1]
+
+@pytest.mark.parametrize("attention", [False, True])
+def test_lecture_trains_with_the_lectures_settings(tiny_runs11, attention):
+    """14_1 (hidden 100) and 14_2 (hidden 128): an encoder reading left to right, embeddings as wide as the
+    hidden state, Adam at a constant lr 0.001, the loss summed over the written characters, one pair a
+    step, 100 epochs."""
+    args = lesson.parse_args(["--lecture"])
+    assert (args.epochs, args.lr, args.batch_size) == (100, 0.001, 1)
+    assert lesson.parse_args(["--lecture", "--lr", "0.01"]).lr == 0.01  # what the learner types stays
+    runs, _, course, shown = tiny_runs11
+    result, seen, lines, _ = runs["lecture_attention" if attention else "lecture"]
+    hidden = 128 if attention else 100
+    assert lines[0].startswith("--lecture, the lecture code's settings: ")
+    for change in ("batch size 1 (not 128)", f"left to right, hidden {hidden}, embeddings as wide", "summed"):
+        assert change in lines[0], change
+    assert "epochs" not in lines[0] and "lr " not in lines[0]  # typed: --epochs 1 --lr 1e-9
+    encoder, decoder, criterion, optimizer = (
+        result[k] for k in ("encoder", "decoder", "criterion", "optimizer")
+    )
+    assert not encoder.gru.bidirectional and encoder.gru.hidden_size == decoder.gru.hidden_size == hidden
+    assert encoder.embedding.embedding_dim == decoder.embedding.embedding_dim == hidden
+    assert type(decoder) is (lesson.AttnDecoderRNN if attention else lesson.DecoderRNN)
+    decoder_name = "AttnDecoderRNN WITH" if attention else "DecoderRNN WITHOUT"
+    assert any(
+        line.startswith(f"EncoderRNN (left to right) -> {decoder_name}")
+        and line.endswith(f"hidden {hidden}, embeddings {hidden}, on cpu")
+        for line in lines
+    )
+    assert criterion.reduction == "sum"
+    assert type(optimizer) is torch.optim.Adam and optimizer.param_groups[0]["lr"] == 1e-9  # no schedule
+    train, _ = seen["encoded"]
+    assert result["batches_per_epoch"] == len(train) == 20  # one pair per step
+    # the same train(): the loss it reports is per character, whatever the criterion adds up
+    loss = loss_per_character(encoder, decoder, train)
+    assert result["history"][0]["train_loss"] == pytest.approx(loss, rel=1e-5)
+    if attention:  # --show: both figures opened, and named for the options, not over the default's files
+        written = sorted(path.name for path in (course / "figures").iterdir())
+        assert written == ["11_seq2seq_attention_lecture.png", "11_seq2seq_curves_attention_lecture.png"]
+        assert shown == [1, 1]
+
+
+def test_the_lecture_encoders_summary_is_its_last_state_at_the_inputs_end():
+    torch.manual_seed(0)
+    encoder = lesson.EncoderRNN(len(lesson.IN_CHARS) + 1, 12).eval()  # the lecture's: left to right
+    texts = ["26/11/26", "Thursday the 26th of November, 2026"]
+    with torch.no_grad():
+        outputs, summary = encoder(*batch_of(*texts)[:2])
+    assert encoder.embedding.embedding_dim == 12 and outputs.shape[2] == 12
+    for i, text in enumerate(texts):
+        torch.testing.assert_close(summary[0, i], outputs[i, len(text) - 1])
 
 
 def test_bounds_are_checked():
