@@ -323,6 +323,7 @@ def serve():
     sys.path.insert(0, str(EXERCISES))
     from checks import common
 
+    common.warm_up()
     nonce = requests.readline().strip()
 
     def send(message):

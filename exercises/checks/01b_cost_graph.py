@@ -384,7 +384,10 @@ CORRECT = {
             "    w_list = [centre + k / 200 for k in range(-100, 101)]",
         ),
         ("    ax.plot(w_list, cost_list)", "    ax.scatter(w_list, cost_list, s=4)"),
-        ('    fig.savefig(path, format="png", bbox_inches="tight")', "    fig.savefig(path)\n    plt.close(fig)"),
+        (
+            '    fig.savefig(path, format="png", bbox_inches="tight")',
+            "    fig.savefig(path)\n    plt.close(fig)",
+        ),
     ],
 }
 
