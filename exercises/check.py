@@ -15,6 +15,7 @@ never ends is stopped and shown, and nothing your code prints or does can pass f
 
 import argparse
 import ast
+import atexit
 import json
 import os
 import queue
@@ -105,9 +106,10 @@ def find(name):
     a file name or path its exercise. An unknown name ends with the nearest ones named."""
     stem = Path(name).name.removesuffix(".py")
     everything = catalogue()
-    chosen = [e for e in everything if e.name == stem or e.number == stem]
-    if not chosen and re.fullmatch(r"\d\d", stem):
+    if re.fullmatch(r"\d\d", stem):  # 07: 07a and 07b; 01: 01 and 01b
         chosen = [e for e in everything if re.fullmatch(stem + r"[a-z]?", e.number)]
+    else:
+        chosen = [e for e in everything if stem in (e.name, e.number)]
     if chosen:
         return chosen
     digits = re.match(r"\d+", stem)
@@ -323,7 +325,7 @@ def serve():
     sys.path.insert(0, str(EXERCISES))
     from checks import common
 
-    common.warm_up()
+    warmed = False
     nonce = requests.readline().strip()
 
     def send(message):
@@ -334,6 +336,9 @@ def serve():
     send({"ready": True})
     for line in requests:
         request = json.loads(line)
+        if not warmed and common.time_limit(request["name"]) > common.DEFAULT_TIME_LIMIT:
+            common.warm_up()  # a check that trains: torch's one-time costs are paid before its clock runs
+            warmed = True
         sys.stdout.flush()
         sys.stderr.flush()
         output = os.open(request["output"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
@@ -359,13 +364,14 @@ def serve():
         send(verdict)
 
 
-_WORKER = None
+_WORKER = None  # one per run of check.py: started at the first check, reused for every other one
 
 
 def worker():
     global _WORKER
     if _WORKER is None:
         _WORKER = Worker()
+        atexit.register(close_worker)
     return _WORKER
 
 
@@ -373,7 +379,7 @@ def close_worker():
     global _WORKER
     if _WORKER is not None:
         _WORKER.close()
-        _WORKER = None
+        _WORKER = None  # one per run of check.py: started at the first check, reused for every other one
 
 
 def check(name, folder=EXERCISES, seed=None, time_limit=None):
@@ -440,7 +446,7 @@ def report(selected, folder, seed, time_limit=None):
     return 1
 
 
-def watch(selected, folder, seed, interval=0.5):
+def watch(selected, folder, seed, interval=0.5, time_limit=None):
     """Report, then again each time one of the selected exercise files is saved; Ctrl-C ends it."""
     files = [Path(folder) / f"{e.name}.py" for e in selected]
 
@@ -450,7 +456,7 @@ def watch(selected, folder, seed, interval=0.5):
     try:
         while True:
             seen = stamps()
-            report(selected, folder, new_seed() if seed is None else seed)
+            report(selected, folder, new_seed() if seed is None else seed, time_limit)
             print("\nWatching the exercise files: save one to check again, Ctrl-C to stop.", flush=True)
             while stamps() == seen:
                 time.sleep(interval)
@@ -486,6 +492,12 @@ def main(argv=None):
         "--seed", type=int, help="the seed of the random inputs (default: a new one each run)"
     )
     parser.add_argument(
+        "--time-limit",
+        type=float,
+        metavar="SECONDS",
+        help="seconds each check may run (default: each exercise's own)",
+    )
+    parser.add_argument(
         "--table", action="store_true", help="print the exercises' table, in Markdown, and stop"
     )
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
@@ -499,28 +511,26 @@ def main(argv=None):
     folder = args.folder or (SOLUTIONS if args.solutions else EXERCISES)
     selected = [e for name in args.names for e in find(name)] if args.names else list(catalogue())
     selected = [e for e in catalogue() if e in selected]  # in order, once each
-    try:
-        if args.hint is not None:
-            if args.hint:
-                hinted = find(args.hint)
-            else:  # the first exercise not done yet
-                seed = new_seed() if args.seed is None else args.seed
-                hinted = [
-                    next((e for e in selected if check(e.name, folder, seed).status != "done"), selected[-1])
-                ]
-            print("\n\n".join(next_hint(exercise) for exercise in hinted))
-            return 0
-        if args.watch:
-            return watch(selected, folder, args.seed)
-        return report(selected, folder, new_seed() if args.seed is None else args.seed)
-    finally:
-        close_worker()
+    if args.hint is not None:
+        if args.hint:
+            hinted = find(args.hint)
+        else:  # the first exercise not done yet
+            seed = new_seed() if args.seed is None else args.seed
+            hinted = [
+                next((e for e in selected if check(e.name, folder, seed).status != "done"), selected[-1])
+            ]
+        print("\n\n".join(next_hint(exercise) for exercise in hinted))
+        return 0
+    if args.watch:
+        return watch(selected, folder, args.seed, time_limit=args.time_limit)
+    return report(selected, folder, new_seed() if args.seed is None else args.seed, args.time_limit)
 
 
 def run():
-    """main() as a command: Ctrl-C and a closed pipe (check.py | head) end quietly."""
+    """main() as a command: Ctrl-C and a closed pipe (check.py | head) end quietly; the worker ends too."""
     try:
         status = main()
+        close_worker()
     except KeyboardInterrupt:
         close_worker()
         print("\nStopped by Ctrl-C.", file=sys.stderr)

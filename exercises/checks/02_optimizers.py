@@ -14,7 +14,7 @@ HINTS = [
     " it can call for that: a closure, defined inside train().",
     "The closure does what one pass of lesson 02's loop does before the step: clear the gradients, compute"
     " the loss, backward(), and it hands the loss back.",
-    "Then the loop only calls optimizer.step(closure), `steps` times. SGD and Adam call the closure once per"
+    "Then the loop only hands the closure to the optimizer's step, `steps` times. SGD and Adam call the closure once per"
     " step; LBFGS as often as its line search needs.",
 ]
 FORBIDDEN = []

@@ -7,7 +7,8 @@ An exercise's check lives in its own module beside this one, exercises/checks/<N
     IDEA = "one line: the idea it practises"
     HINTS = ["a first nudge", "a closer one"]   # one per --hint request; none is the finished line
     FORBIDDEN = ["torch.softmax", ...]   # what the learner must compute without; refused however imported
-    TIME_LIMIT = 30                      # optional: seconds the check may run (default DEFAULT_TIME_LIMIT)
+    TIME_LIMIT = 30                      # optional, for checks that train: seconds the check may run (default
+                                         # DEFAULT_TIME_LIMIT); the worker pays torch's one-time costs first
     def check(module, draw) -> str       # raises Wrong(message); returns a short note for the "done" line
     CORRECT = {"style": change, ...}     # >= 3 right answers in other styles than the solution
     WRONG = {"mistake": (change, "a fragment the message must contain"), ...}   # >= 5 realistic mistakes
