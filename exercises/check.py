@@ -124,6 +124,12 @@ def find(name):
     )
 
 
+def alone(exercise):
+    """The shortest name that selects this exercise only: its number, or its file name where the number
+    also selects others (06 selects 06 and 06b)."""
+    return exercise.number if [e.name for e in find(exercise.number)] == [exercise.name] else exercise.name
+
+
 def follows(exercise):
     """Which lesson and lecture an exercise follows, as its docstring says it."""
     if exercise.lecture == "bonus":
@@ -172,7 +178,7 @@ def next_hint(exercise):
     lines = [f"Hint {step + 1} of {len(exercise.hints)} for {exercise.name}.py, {follows(exercise)}:"]
     lines.append(textwrap.fill(exercise.hints[step], 104, initial_indent="  ", subsequent_indent="  "))
     if step + 1 < len(exercise.hints):
-        lines.append(f"Still stuck? Ask again: python {shown(CHECK)} --hint {exercise.number}")
+        lines.append(f"Still stuck? Ask again: python {shown(CHECK)} --hint {alone(exercise)}")
     else:
         lines.append(
             f"That was the last hint. The model answer: {shown(SOLUTIONS / (exercise.name + '.py'))}"
@@ -440,9 +446,9 @@ def report(selected, folder, seed, time_limit=None):
     exercise, result = todo
     print(f"\nNext: {shown(Path(folder) / (exercise.name + '.py'))}, {follows(exercise)}: {exercise.idea}")
     print("  " + result.message.replace("\n", "\n  "))
-    print(f"Check it alone: {command} {exercise.number}")
+    print(f"Check it alone: {command} {alone(exercise)}")
     if result.status != "not done" and exercise.hints:
-        print(f"Stuck? A first hint: {command} --hint {exercise.number}")
+        print(f"Stuck? A first hint: {command} --hint {alone(exercise)}")
     return 1
 
 

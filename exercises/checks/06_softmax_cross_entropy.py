@@ -71,7 +71,7 @@ def _softmax_slip(got, s):
         global_max = torch.equal(broken, (~torch.isfinite(whole / whole.sum(1, keepdim=True))).any(1))
         raw = s.exp()  # no shift at all
         no_shift = torch.equal(broken, (~torch.isfinite(raw / raw.sum(1, keepdim=True))).any(1))
-        where = f"Row {bad}'s scores run from {s[bad].min():.4g} to {s[bad].max():.4g}"
+        where = f"Row {bad}'s scores run from {s[bad].min():.7g} to {s[bad].max():.7g}"
         if global_max and not no_shift:
             return (
                 f"{where}, and it is nan: one largest score was subtracted for the whole batch, so a row whose"
