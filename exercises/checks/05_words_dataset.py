@@ -36,6 +36,9 @@ def _words_file(draw, folder):
         ("".join(draw.random.choices(letters, k=draw.integer(1, 11))), draw.random.choice(languages))
         for _ in range(draw.integer(25, 40))
     ]
+    # The last language by name comes first in the file: languages kept in the order met are then unsorted.
+    last = max(language for _, language in rows)
+    rows.insert(0, ("".join(draw.random.choices(letters, k=draw.integer(1, 11))), last))
     path = Path(folder) / "words.csv"
     with open(path, "w", encoding="utf-8", newline="") as file:
         file.write("word,language\n" + "".join(f"{word},{language}\n" for word, language in rows))
