@@ -22,12 +22,12 @@ HINTS = [
 ]
 FORBIDDEN = []
 TIME_LIMIT = 30
-THRESHOLD = 0.72
-# Why 72% of the 327 held-out passengers: answering "died" for everyone scores 66.7%; a logistic
+THRESHOLD = 0.70
+# Why 70% of the 327 held-out passengers: answering "died" for everyone scores 66.7%; a logistic
 # regression on these 8 numbers, fitted to convergence with LBFGS, scores 78.3%. Over 20 seeds of this
 # checker's loop the model answer (10 ReLU layers of 16, an 11th layer and a sigmoid) scored 78.3% to
-# 82.3%, LeakyReLU or residual tanh stacks 79.2% to 82.6%, and a ReLU stack with BatchNorm 75.2% to
-# 80.7%. 72% stays clear of all of them and well above the majority answer, which an 11-layer stack of
+# 82.3%, LeakyReLU or residual tanh stacks 79.2% to 82.6%, and a ReLU stack with BatchNorm 72.5% to
+# 80.7% (two runs of 20). 70% stays clear of all of them and well above the majority answer, which an 11-layer stack of
 # sigmoids never leaves: it answers every passenger alike.
 
 
