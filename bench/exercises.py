@@ -4,6 +4,10 @@
     python bench/exercises.py --runs 5    # medians of 5 runs
     python bench/exercises.py --readme    # also put the table into README.md, between its
                                           # <!-- exercises-bench:start --> and <!-- exercises-bench:end -->
+    python bench/exercises.py --sweep 20  # instead: every solution, CORRECT and WRONG answer on 20 seeds
+
+The sweep is the maintainer's check that no correct answer is ever rejected and no wrong one accepted:
+tests/test_exercises.py runs each answer on one seed, this runs it on many (a few minutes).
 
 The whole run is a fresh process started as a learner starts it, so its time includes Python's start-up
 and `import torch`. Each exercise's check is timed in this process, by calling check() on the solution
@@ -28,6 +32,9 @@ from run_course import cpu_model, replace_readme_section  # noqa: E402  (shared 
 import torch  # noqa: E402
 
 CHECK = REPO / "exercises" / "check.py"
+sys.path.insert(0, str(REPO / "exercises"))
+from checks import common  # noqa: E402
+
 SECTION = "exercises-bench"
 
 
@@ -57,16 +64,53 @@ def time_whole_run(runs: int) -> list[float]:
 
 def time_each_check(checker, runs: int) -> dict[str, list[float]]:
     """Seconds of each exercise's check of its solution, in this process, after one untimed round."""
-    seconds = {exercise.name: [] for exercise in checker.CATALOGUE}
+    seconds = {exercise.name: [] for exercise in checker.catalogue()}
     for run in range(-1, runs):
-        for exercise in checker.CATALOGUE:
+        for exercise in checker.catalogue():
             started = time.perf_counter()
-            result = checker.check(exercise.name, checker.SOLUTIONS, seed=1000 + run)
-            if result.status != "done":
-                raise SystemExit(f"{exercise.name}: the solution did not pass: {result.message}")
+            result = common.run_check(exercise.name, checker.SOLUTIONS, seed=1000 + run)
+            if result["status"] != "done":
+                raise SystemExit(f"{exercise.name}: the solution did not pass: {result['message']}")
             if run >= 0:
                 seconds[exercise.name].append(time.perf_counter() - started)
     return seconds
+
+
+def sweep(seeds: int) -> int:
+    """Every exercise's solution and CORRECT answers must pass, and its WRONG answers fail with their
+    message, on each of `seeds` seeds drawn afresh; prints every miss and a summary; returns 1 on a miss."""
+    common.warm_up()
+    rejected = accepted = misnamed = runs = 0
+    for name in common.names():
+        spec = common.load_check(name)
+        source = (common.SOLUTIONS / f"{name}.py").read_text(encoding="utf-8")
+        answers = [("solution", source, None)]
+        answers += [(style, common.apply(source, change), None) for style, change in spec.CORRECT.items()]
+        answers += [(m, common.apply(source, change), says) for m, (change, says) in spec.WRONG.items()]
+        started = time.perf_counter()
+        for seed in (int.from_bytes(os.urandom(4), "little") % 10**9 for _ in range(seeds)):
+            for label, text, says in answers:
+                result = common.run_check(name, common.SOLUTIONS, seed, source=text)
+                runs += 1
+                if says is None and result["status"] != "done":
+                    rejected += 1
+                    print(f"REJECTED {name} [{label}] seed {seed}: {result['message']}\n", flush=True)
+                elif says is not None and (result["status"] == "done" or says not in result["message"]):
+                    accepted += result["status"] == "done"
+                    misnamed += result["status"] != "done"
+                    print(
+                        f"MISSED {name} [{label}] seed {seed}: {result['status']}: {result['message']}\n",
+                        flush=True,
+                    )
+        print(
+            f"{name}: {len(answers)} answers x {seeds} seeds, {time.perf_counter() - started:.0f} s",
+            flush=True,
+        )
+    print(
+        f"\n{runs} checks: {rejected} correct answers rejected, {accepted} wrong answers accepted,"
+        f" {misnamed} wrong answers failed with another message than their own."
+    )
+    return 1 if rejected or accepted or misnamed else 0
 
 
 def table(checker, each: dict[str, list[float]], whole: list[float], runs: int) -> str:
@@ -80,7 +124,7 @@ def table(checker, each: dict[str, list[float]], whole: list[float], runs: int) 
         "| exercise | follows | what the learner writes | its check (s) |",
         "|---|---|---|---|",
     ]
-    for exercise in checker.CATALOGUE:
+    for exercise in checker.catalogue():
         seconds = statistics.median(each[exercise.name])
         lines.append(
             f"| `{exercise.name}.py` | {checker.follows(exercise)} | {exercise.idea} | {seconds:.2f} |"
@@ -98,7 +142,12 @@ def main(argv=None) -> int:
     parser.add_argument(
         "--readme", action="store_true", help=f"also write the table into README.md ({SECTION})"
     )
+    parser.add_argument(
+        "--sweep", type=int, metavar="SEEDS", help="instead: every answer of every check on SEEDS seeds"
+    )
     args = parser.parse_args(argv)
+    if args.sweep:
+        return sweep(args.sweep)
     if args.runs < 1:
         parser.error("--runs must be at least 1")
     readme = REPO / "README.md"

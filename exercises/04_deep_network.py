@@ -7,8 +7,8 @@ vanishes).
 
 Write Model: at least 11 nn.Linear layers from the 8 diabetes measurements to one output, the probability
 of diabetes (end with a sigmoid, as lesson 04 does). Choose what goes between the layers so that it
-learns. The checker trains your model with its own loop (lesson 04's training rows, BCELoss, Adam with
-lr 0.01, 100 full-batch steps) and wants its training loss to get well below that of a model that
+learns. The checker trains your model with its own loop (most of lesson 04's training rows, BCELoss, Adam
+with lr 0.01, 100 full-batch steps) and wants its training loss to get well below that of a model that
 learned nothing. A deep ReLU stack can now and then start with a dead layer, so it gets up to three
 fresh starts.
 

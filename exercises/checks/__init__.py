@@ -1,0 +1,1 @@
+"""The exercises' checks: one module per exercise (exercises/checks/<NAME>.py), helpers in common.py."""
