@@ -3,11 +3,11 @@
 python 01_autograd.py            # sweep w, train by hand, backpropagate by hand, train with autograd
 python 01_autograd.py --help     # every flag
 
-Your turn: exercises/01_hand_gradients.py (python exercises/check.py 01).
+Your turn: exercises/01_hand_gradients.py, the slides' exercises 3-1 and 3-2 (python exercises/check.py 01), and exercises/01b_cost_graph.py, the slides' 2-1 (check.py 01b).
 """
 
-# lesson_tools comes first in every lesson: it tells PyTorch's threads to sleep rather than spin while they
-# wait, and torch reads that setting only once, when it is first imported.
+# lesson_tools holds the course's plumbing (flags, device, seeds, data files, figures, clear messages),
+# so that the lesson itself holds only the lesson.
 import lesson_tools as kit
 
 import torch

@@ -3,7 +3,7 @@
 python 02_linear_regression.py
 python 02_linear_regression.py --help
 
-Your turn: exercises/02_optimizers.py (python exercises/check.py 02).
+Your turn: exercises/02_optimizers.py (python exercises/check.py 02), and exercises/02b_every_optimizer.py, the slides' 5-1: every optimizer (check.py 02b).
 """
 
 import lesson_tools as kit

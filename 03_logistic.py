@@ -3,7 +3,7 @@
 python 03_logistic.py
 python 03_logistic.py --help
 
-Your turn: exercises/03_stable_bce.py (python exercises/check.py 03).
+Your turn: exercises/03_stable_bce.py (python exercises/check.py 03), and exercises/03b_activations.py, the slides' 6-1: other activations (check.py 03b).
 """
 
 import lesson_tools as kit

@@ -6,7 +6,7 @@ python 04_wide_deep.py --lecture                 # the lecture code's own run: s
 python 04_wide_deep.py --epochs 300              # train longer and watch it overfit
 python 04_wide_deep.py --help
 
-Your turn: exercises/04_deep_network.py (python exercises/check.py 04).
+Your turn: exercises/04_deep_network.py, the slides' 7-1 (python exercises/check.py 04), and exercises/04b_deep_titanic.py, 7-1 on another data set (check.py 04b).
 """
 
 import lesson_tools as kit

@@ -5,7 +5,7 @@ python 05_dataloader.py --workers 0     # load in the main process
 python 05_dataloader.py --lecture       # the lecture code's own run: sigmoids, a summed loss, SGD, 2 epochs
 python 05_dataloader.py --help
 
-Your turn: exercises/05_words_dataset.py (python exercises/check.py 05).
+Your turn: exercises/05_words_dataset.py (python exercises/check.py 05), and exercises/05b_titanic.py, the slides' 8-1: the Titanic (check.py 05b).
 """
 
 import lesson_tools as kit

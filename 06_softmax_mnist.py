@@ -7,7 +7,7 @@ python 06_softmax_mnist.py --save         # also keep the trained model (checkpo
 python 06_softmax_mnist.py --load checkpoints/06_softmax_mnist.pt   # test a saved model, no training
 python 06_softmax_mnist.py --help         # every flag
 
-Your turn: exercises/06_softmax_cross_entropy.py (python exercises/check.py 06).
+Your turn: exercises/06_softmax_cross_entropy.py (python exercises/check.py 06), exercises/06b_nll_loss.py, the slides' 9-1 (check.py 06b), and exercises/06c_digits.py, the slides' 9-2 (check.py 06c).
 """
 
 import math

@@ -2,7 +2,7 @@
 
     python bench/exercises.py             # medians of 3 runs, as a Markdown table on the screen
     python bench/exercises.py --runs 5    # medians of 5 runs
-    python bench/exercises.py --readme    # also put the table into README.md, between its
+    python bench/exercises.py --readme    # also put the table into bench/README.md, between its
                                           # <!-- exercises-bench:start --> and <!-- exercises-bench:end -->
     python bench/exercises.py --sweep 20  # instead: every solution, CORRECT and WRONG answer on 20 seeds
 
@@ -27,9 +27,9 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
-from run_course import cpu_model, replace_readme_section  # noqa: E402  (shared with the course runner)
-
+sys.path.insert(0, str(REPO / "tools"))
 import torch  # noqa: E402
+from generated import cpu_model, replace_section  # noqa: E402
 
 CHECK = REPO / "exercises" / "check.py"
 sys.path.insert(0, str(REPO / "exercises"))
@@ -140,7 +140,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3, help="runs per measurement; the table shows medians")
     parser.add_argument(
-        "--readme", action="store_true", help=f"also write the table into README.md ({SECTION})"
+        "--readme", action="store_true", help=f"also write the table into bench/README.md ({SECTION})"
     )
     parser.add_argument(
         "--sweep", type=int, metavar="SEEDS", help="instead: every answer of every check on SEEDS seeds"
@@ -150,9 +150,11 @@ def main(argv=None) -> int:
         return sweep(args.sweep)
     if args.runs < 1:
         parser.error("--runs must be at least 1")
-    readme = REPO / "README.md"
+    readme = REPO / "bench" / "README.md"
     if args.readme and f"<!-- {SECTION}:start -->" not in readme.read_text(encoding="utf-8"):
-        parser.error(f"README.md has no <!-- {SECTION}:start --> ... <!-- {SECTION}:end --> section to fill")
+        parser.error(
+            f"bench/README.md has no <!-- {SECTION}:start --> ... <!-- {SECTION}:end --> section to fill"
+        )
 
     checker = load_checker()
     whole = time_whole_run(args.runs)
@@ -160,7 +162,7 @@ def main(argv=None) -> int:
     text = table(checker, each, whole, args.runs)
     print(text)
     if args.readme:
-        replace_readme_section(SECTION, text)
+        replace_section(SECTION, text, readme)
     return 0
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
-import lesson_tools as kit  # noqa: E402,F401  (before torch, as in the lessons)
+import lesson_tools as kit  # noqa: E402,F401  (as in the lessons: the same thread policy)
 
 import torch  # noqa: E402
 import torch.distributed as dist  # noqa: E402

@@ -126,7 +126,11 @@ def main(argv=None) -> int:
     )
     parser.add_argument("--readme", action="store_true", help="write the results into tests/README.md")
     args = parser.parse_args(argv)
-    bugs = [bug for bug in all_bugs() if not args.only or any(w in f"{bug[0]} {bug[1]} {bug[2]}" for w in args.only)]
+    bugs = [
+        bug
+        for bug in all_bugs()
+        if not args.only or any(w in f"{bug[0]} {bug[1]} {bug[2]}" for w in args.only)
+    ]
     rows = []
     with tempfile.TemporaryDirectory(prefix="break-on-purpose-") as folder:
         copy = copy_course(Path(folder))

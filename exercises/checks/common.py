@@ -41,7 +41,7 @@ SOLUTIONS = EXERCISES / "solutions"
 if str(EXERCISES.parent) not in sys.path:
     sys.path.insert(0, str(EXERCISES.parent))  # the course folder, for lesson_tools
 
-import lesson_tools as kit  # noqa: E402  (before torch, as in the lessons: it sets how threads wait)
+import lesson_tools as kit  # noqa: E402  (the course folder, on the path above)
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
