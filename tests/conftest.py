@@ -15,6 +15,13 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))  # lets the lessons' `import lesson_tools` work under pytest
 
+# pytest runs the files on two worker processes (pyproject.toml: -n 2): each gets one thread, so that the
+# two never wait for each other's threads; the lessons' own processes started by a test inherit it.
+# `python -m pytest -p no:xdist` runs in one process with PyTorch's own thread count, another summation
+# order worth checking before a change lands (CONTRIBUTING.md).
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+
 import lesson_tools as kit  # noqa: E402
 
 # The lessons' thread count follows the machine's load (lesson_tools.ThreadPolicy); in the tests it stays
