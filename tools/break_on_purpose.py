@@ -84,7 +84,18 @@ def run_bug(copy: Path, bug) -> tuple[str, str]:
         return "NOT APPLIED", f"the text occurs {original.count(correct)} times in {file}"
     path.write_text(original.replace(correct, broken), encoding="utf-8")
     try:
-        command = [sys.executable, "-m", "pytest", "-q", "-x", "-n", "0", "-p", "no:cacheprovider", *tests.split()]
+        command = [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-x",
+            "-n",
+            "0",
+            "-p",
+            "no:cacheprovider",
+            *tests.split(),
+        ]
         done = subprocess.run(command, cwd=copy, capture_output=True, text=True, timeout=600)
     finally:
         path.write_text(original, encoding="utf-8")
