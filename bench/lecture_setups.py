@@ -28,6 +28,13 @@ from generated import replace_section  # noqa: E402
 
 # the lessons that have a lecture to compare with (12 is a bonus), and their extra runs (11's attention)
 LESSONS = [lesson for lesson in run_course.LESSONS if lesson[:2] <= "11"]
+# The lectures' recurrent networks train for 100 epochs, 10's and 11's one sample at a time: hours on a
+# CPU. Their --lecture rows are cut short, and the table says how.
+SHORTENED = {
+    "09_rnn_classification": (["--epochs", "1"], "1 of the lecture's 100 epochs"),
+    "10_char_rnn": (["--quick"], "--quick: a few hundred words of the lecture's 100 epochs"),
+    "11_seq2seq": (["--quick"], "--quick: a few hundred dates of the lecture's 100 epochs"),
+}
 
 
 def runs(lesson: str) -> list[list[str]]:
@@ -52,9 +59,11 @@ def main(argv=None) -> int:
     failed = []
     for lesson in lessons:
         for own in runs(lesson):
-            row = run_course.run_lesson(lesson, ["--no-figures"], own)
+            short, why = SHORTENED.get(lesson, ([], "")) if "--lecture" in own else ([], "")
+            row = run_course.run_lesson(lesson, ["--no-figures", *short], own)
             failed += [] if row["ok"] else [row["lesson"]]
             settings = "the lecture's (`--lecture`)" if "--lecture" in own else "the lesson's"
+            settings += f", {why}" if why else ""
             flags = " ".join(flag for flag in own if flag != "--lecture")
             rows.append(
                 f"| `{lesson}.py{' ' + flags if flags else ''}` | {settings} | {row['summary']} | {row['seconds']:.1f} |"
