@@ -218,13 +218,18 @@ def test_training_messages_are_documented():
     assert documented(lesson_error(kit.stop_if_diverged, 50.0, 1e6, "at epoch 2", 0.73))
 
 
-def test_every_test_that_tests_readme_names_exists():
-    # tests/README.md says which test catches which bug: a renamed or deleted test must not leave it wrong.
-    named = set(re.findall(r"\b(test_\w+?)(?:\[|`|,|$)", (REPO / "tests" / "README.md").read_text(), re.M))
-    defined = {
-        name
-        for path in (REPO / "tests").glob("test_*.py")
-        for name in re.findall(r"^def (test_\w+)", path.read_text(), re.M)
-    }
-    assert len(named) >= 20
-    assert named <= defined, sorted(named - defined)
+def test_every_bug_names_tests_that_exist():
+    """tools/bugs/ names, for every bug, the tests that must catch it (`tests/test_X.py -k words`): a
+    renamed or deleted test must not leave a bug that nothing runs."""
+    sys.path.insert(0, str(REPO / "tools"))
+    import break_on_purpose
+
+    bugs = break_on_purpose.all_bugs()
+    assert len(bugs) >= 100
+    for _, description, file, correct, _, tests in bugs:
+        assert (REPO / file).is_file(), description
+        assert (REPO / file).read_text().count(correct) == 1, f"{description}: its text is not in {file} once"
+        path, *selection = tests.split()
+        names = re.findall(r"^def (test_\w+)", (REPO / path).read_text(), re.M)
+        words = [w for w in re.findall(r"\w+", " ".join(selection[1:])) if w not in ("and", "or", "not")]
+        assert all(any(word in name for name in names) for word in words), f"{description}: {tests}"
