@@ -93,7 +93,7 @@ def train(model, criterion, optimizer, data, epochs, show=True):
     x_train, y_train, x_test, y_test = data
     lr = optimizer.param_groups[0]["lr"]
     log = kit.EpochLog(epochs, lr, every=max(epochs // 4, 1), show=show)
-    for epoch in range(1, epochs + 1):  # the lecture counts from 0 and prints epoch + 1
+    for epoch in range(1, epochs + 1):  # from 1: the slide prints range(100)'s 0-based epoch
         model.train()  # accuracy() switched to eval() after the last epoch
         y_pred = model(x_train)
         loss = criterion(y_pred, y_train)
@@ -135,7 +135,7 @@ def main(argv=None):
     epochs = min(args.epochs, QUICK_EPOCHS) if args.quick else args.epochs
 
     # The data stays this lesson's with --lecture too: the lecture's copy of the table has 759 rows,
-    # pre-scaled to [-1, 1], and it trains and scores on all of them (docs/changes.md).
+    # pre-scaled to [-1, 1], and it trains on all of them and prints only its loss (docs/changes.md).
     data = load_diabetes(device)
     model = Model(args.hidden, args.activation).to(device)
     shape = f"8 -> {args.hidden[0]} -> {args.hidden[1]} -> 1"
