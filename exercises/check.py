@@ -22,6 +22,7 @@ import queue
 import re
 import secrets
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -282,17 +283,40 @@ class Worker:
         printed = output.read_text(encoding="utf-8", errors="replace") if output.exists() else ""
         if isinstance(reply, dict):
             return Result(reply["status"], reply["message"], reply["summary"], printed)
-        self.process.kill()
-        code = self.process.wait()
+        try:  # the reply pipe closed: the process is ending on its own; its own exit status says how
+            code = self.process.wait(timeout=5 if reply is None else 0.01)
+        except subprocess.TimeoutExpired:
+            code = None
         self.stop()
         stack = dump.read_text(encoding="utf-8", errors="replace") if dump.exists() else ""
         if stack or reply is TIMEOUT:
             return Result("error", *_timed_out(limit, stack, path), printed)
+        return Result("error", *_ended(code), printed)
+
+
+def _ended(code):
+    """(message, summary) for a worker that stopped replying without a verdict, saying only what its exit
+    status shows: an exit of its own (os._exit, sys.exit outside the check), a signal, or still running."""
+    again = "\nThe exercises after it are checked in a new process."
+    if code is None:
         message = (
-            f"your code ended the checker's process (exit status {code}) while it was being checked:"
-            " os._exit(), a crash, or a signal.\nAn exercise's code must return its answers, not end the program."
+            "the checker's process stopped answering while it checked your code (its reply pipe closed), and"
+            " it was still running: it was stopped." + again
         )
-        return Result("error", message, f"your code ended the process (exit status {code})", printed)
+        return message, "the checker's process stopped answering"
+    if code >= 0:
+        message = (
+            f"your code ended the checker's process with exit status {code} while it was being checked"
+            " (os._exit() or the like).\nAn exercise's code must return its answers, not end the program."
+            + again
+        )
+        return message, f"your code ended the process (exit status {code})"
+    try:
+        name = signal.Signals(-code).name
+    except ValueError:
+        name = f"signal {-code}"
+    message = f"the checker's process was ended by {name} while it checked your code." + again
+    return message, f"the process was ended by {name}"
 
 
 def _timed_out(limit, stack, path):
@@ -320,7 +344,6 @@ def _timed_out(limit, stack, path):
 def serve():
     """The worker's side (check.py --worker): read requests, check, reply with the verdict and the nonce."""
     import faulthandler
-    import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the runner's to handle
     requests = os.fdopen(os.dup(0), "r", encoding="utf-8")
@@ -342,11 +365,20 @@ def serve():
     send({"ready": True})
     for line in requests:
         request = json.loads(line)
+        # Fresh standard streams for each check: an earlier exercise's file may have closed or replaced
+        # them (sys.stdout.close()), and the next exercise's prints must still be caught.
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except (OSError, ValueError, AttributeError):
+                pass
+        sys.stdin = open(0, encoding="utf-8", closefd=False)
+        sys.stdout = open(1, "w", encoding="utf-8", errors="replace", closefd=False, buffering=1)
+        sys.stderr = open(2, "w", encoding="utf-8", errors="replace", closefd=False, buffering=1)
+        common.restore_state()
         if not warmed and common.time_limit(request["name"]) > common.DEFAULT_TIME_LIMIT:
             common.warm_up()  # a check that trains: torch's one-time costs are paid before its clock runs
             warmed = True
-        sys.stdout.flush()
-        sys.stderr.flush()
         output = os.open(request["output"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
         os.dup2(output, 1)
         os.dup2(output, 2)
@@ -359,7 +391,6 @@ def serve():
                 verdict = common.result("error", f"the checker failed: {type(error).__name__}: {error}")
             finally:
                 faulthandler.cancel_dump_traceback_later()
-                sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__
                 for stream in (sys.stdout, sys.stderr):
                     try:
                         stream.flush()

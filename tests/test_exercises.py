@@ -326,6 +326,27 @@ def test_watch_checks_again_when_a_file_is_saved_and_ctrl_c_ends_it(tmp_path, ca
     assert out.rstrip().endswith("Stopped watching.")
 
 
+def test_what_one_exercise_changes_in_the_process_does_not_fail_the_next(tmp_path, capsys):
+    """The checks share one worker process: a file that changes torch's defaults or closes sys.stdout at
+    its top must not make a later correct answer fail (nor be blamed for ending the process)."""
+    changes = (
+        "import sys\nimport torch\n\ntorch.set_default_dtype(torch.float64)\ntorch.set_grad_enabled(False)\n"
+        "torch.use_deterministic_algorithms(True)\nsys.stdout.close()\n"
+    )
+    write(tmp_path, "01_hand_gradients", changes + solution("01_hand_gradients"))
+    write(tmp_path, "07a_conv_sizes", solution("07a_conv_sizes"))
+    write(tmp_path, "09_last_hidden", solution("09_last_hidden"))  # an nn.RNN in float32: dtype-sensitive
+    checker.main(["--folder", str(tmp_path), "--seed", str(SEED), "01_hand_gradients", "07a", "09"])
+    out = capsys.readouterr().out
+    lines = {
+        line.split()[1]: line.split()[0]
+        for line in out.splitlines()
+        if line.startswith("  ") and ".py" in line
+    }
+    assert lines["07a_conv_sizes.py"] == lines["09_last_hidden.py"] == "done", out
+    assert "ended the process" not in out, out
+
+
 def test_nothing_the_learners_code_does_passes_for_done(tmp_path, capsys):
     """Last in this file: it ends the shared worker twice (a loop that never ends, then os._exit)."""
     fake = (

@@ -28,10 +28,12 @@ import functools
 import importlib
 import inspect
 import math
+import os
 import random
 import sys
 import traceback
 import types
+import warnings
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -81,6 +83,53 @@ class Draw:
 
     def randint(self, high, shape):
         return torch.randint(high, shape, generator=self.generator)
+
+
+def _state():
+    """The process-wide settings an exercise file can change for every later one (torch's default dtype
+    and device, grad mode, deterministic algorithms, anomaly detection, matmul precision, numpy's error
+    handling, the warnings filters, the working folder), as they are now."""
+    return dict(
+        dtype=torch.get_default_dtype(),
+        device=torch.get_default_device(),
+        grad=torch.is_grad_enabled(),
+        deterministic=(
+            torch.are_deterministic_algorithms_enabled(),
+            torch.is_deterministic_algorithms_warn_only_enabled(),
+        ),
+        anomaly=(torch.is_anomaly_enabled(), torch.is_anomaly_check_nan_enabled()),
+        matmul=torch.get_float32_matmul_precision(),
+        numpy=np.geterr(),
+        warnings=list(warnings.filters),
+        folder=os.getcwd(),
+        recursion=sys.getrecursionlimit(),
+    )
+
+
+_CLEAN = _state()  # as this module found them: each check starts from these
+
+
+def restore_state():
+    """Put back what an earlier exercise file may have changed, so that each check starts clean: a
+    `torch.set_default_dtype(torch.float64)` at the top of one exercise must not fail the next one."""
+    clean = _CLEAN
+    if torch.get_default_dtype() != clean["dtype"]:
+        torch.set_default_dtype(clean["dtype"])
+    if torch.get_default_device() != clean["device"]:
+        torch.set_default_device(None if clean["device"].type == "cpu" else clean["device"])
+    torch.set_grad_enabled(clean["grad"])
+    torch.use_deterministic_algorithms(clean["deterministic"][0], warn_only=clean["deterministic"][1])
+    torch.set_anomaly_enabled(*clean["anomaly"])
+    torch.set_float32_matmul_precision(clean["matmul"])
+    np.seterr(**clean["numpy"])
+    if warnings.filters != clean["warnings"]:
+        warnings.filters[:] = clean["warnings"]
+        getattr(warnings, "_filters_mutated", lambda: None)()  # the warnings already shown are forgotten
+    sys.setrecursionlimit(clean["recursion"])
+    try:
+        os.chdir(clean["folder"])
+    except OSError:
+        pass
 
 
 def reseed(seed):
@@ -407,6 +456,7 @@ def run_check(name, folder, seed, source=None):
         if not path.is_file():
             return result("error", f"{kit.shown(path)} is missing (git restores it).", "file missing")
         source = path.read_text(encoding="utf-8")
+    restore_state()  # what an earlier exercise's file changed (default dtype, grad mode...) is undone
     reseed(seed)  # the random starts of the learner's models, from the same seed
     threads = torch.get_num_threads()
     # The checks' tensors are tiny: split over several threads, the work is smaller than the cost of the
@@ -442,6 +492,7 @@ def run_check(name, folder, seed, source=None):
     finally:
         _FORBIDDEN = ()
         torch.set_num_threads(threads)
+        restore_state()  # and again after it, for the checker's own work in this process
     return result("done", note if isinstance(note, str) else "", note if isinstance(note, str) else "")
 
 
