@@ -71,6 +71,18 @@ def _scores(model, x, what):
         return as_tensor(model(x), what, (len(x), 10), floating=True).double()
 
 
+def _raw_scores(scores, what):
+    """A Wrong if the scores are probabilities (each row >= 0, summing to 1): a softmax at the end of
+    forward(), which CrossEntropyLoss then applies a second time, flattening what it learns from."""
+    sums = scores.sum(1)
+    if scores.min() >= 0 and torch.allclose(sums, torch.ones_like(sums), atol=1e-4):
+        raise Wrong(
+            f"{what} returned probabilities: every row is >= 0 and sums to 1, {show(scores[0], 3)} for the"
+            " first digit, so there is a softmax at the end of forward(). CrossEntropyLoss applies the softmax"
+            " itself and wants the raw scores: return the last Linear layer's output as it is."
+        )
+
+
 def check(module, draw):
     x_raw, y = _table("train.csv")
     x_test_raw, y_test = _table("test.csv")
@@ -86,7 +98,9 @@ def check(module, draw):
                 " features (the last column of the file is the digit; the 64 before it are the features)."
             )
     model = module.Model(64, 10)
-    before = F.cross_entropy(_scores(model, x, "Model(64, 10)(features)"), y).item()
+    start_scores = _scores(model, x, "Model(64, 10)(features)")
+    _raw_scores(start_scores, "Model(64, 10)(features)")
+    before = F.cross_entropy(start_scores, y).item()
 
     dataset_class = type(train_set)
     getitem, read = dataset_class.__getitem__, 0
@@ -280,6 +294,15 @@ WRONG = {
             )
         ],
         "never read an item",
+    ),
+    "softmax at the end of forward, then CrossEntropyLoss": (
+        [
+            (
+                "        return self.l2(torch.relu(self.l1(x)))",
+                "        return torch.softmax(self.l2(torch.relu(self.l1(x))), dim=1)",
+            )
+        ],
+        "a softmax at the end of forward()",
     ),
     "learning rate far too high": (
         [("torch.optim.Adam(model.parameters(), lr=0.01)", "torch.optim.SGD(model.parameters(), lr=100.0)")],
