@@ -86,6 +86,15 @@ def check(module, draw):
             "two calls of sample() with generators seeded the same drew different characters: the draws do not"
             " come from the generator sample() was given."
         )
+    # A generator seeded otherwise must draw otherwise: 50 equal-odds draws of 6+ characters agree by chance
+    # with odds under 6**-50. Agreeing means the draws come from a generator of sample()'s own.
+    other = call(module.sample, even, 1.0, 50, torch.Generator().manual_seed(seed + 1), what=what)
+    if torch.equal(as_tensor(other, what), as_tensor(first, what)):
+        raise Wrong(
+            f"sample() drew the same 50 characters from generators seeded {seed} and {seed + 1}: the draws do"
+            " not come from the generator sample() was given (a generator of its own, seeded the same each"
+            " call?). Pass `generator` on to the function that draws."
+        )
     return ""
 
 
@@ -157,6 +166,10 @@ WRONG = {
             )
         ],
         "changed its input `scores` in place",
+    ),
+    "a fixed generator of its own": (
+        [(", generator=generator)", ", generator=torch.Generator().manual_seed(0))")],
+        "a generator of its own",
     ),
     "without replacement": ([("replacement=True", "replacement=False")], "replacement"),
 }
