@@ -18,7 +18,11 @@ HINTS = [
     "In train(), compute all three gradients at the same weights, then move each weight a step of lr"
     " against its own gradient; do that for every sample, every epoch, and return the three weights.",
 ]
-FORBIDDEN = []
+FORBIDDEN = [
+    "torch.Tensor.backward",
+    "torch.autograd.grad",
+    "torch.autograd.backward",
+]  # by hand: no autograd
 
 
 def _autograd(x, y, w2, w1, b):
@@ -150,6 +154,16 @@ CORRECT = {
 }
 
 WRONG = {
+    "autograd instead of the chain rule by hand": (
+        [
+            (
+                "    return d_loss_d_yhat * x * x, d_loss_d_yhat * x, d_loss_d_yhat",
+                "    import torch\n\n    ws = [torch.tensor(float(v), requires_grad=True) for v in (w2, w1, b)]\n"
+                "    ((forward(x, *ws) - y) ** 2).backward()\n    return tuple(w.grad.item() for w in ws)",
+            )
+        ],
+        "backward",
+    ),
     "chain rule stops early (w1)": (
         [("d_loss_d_yhat * x * x, d_loss_d_yhat * x,", "d_loss_d_yhat * x * x, d_loss_d_yhat,")],
         "off by a factor of x: did the chain rule stop early?",
