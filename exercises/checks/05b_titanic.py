@@ -4,6 +4,7 @@ trained by the learner's train() within a time budget and tested on the held-out
 import csv
 import functools
 import math
+import statistics
 import time
 
 from checks.common import Wrong, as_tensor, call, kit, show
@@ -96,6 +97,20 @@ def _check_datasets(module):
             raise Wrong(
                 f"TitanicDataset(train.csv).age_fill is {show(fill)}: keep the age used for missing ones."
             )
+    known = sorted(float(row["age"]) for row in train_rows if row["age"] != "")
+    low, high = statistics.median_low(known), statistics.median_high(known)  # either middle value will do
+    median = statistics.median(known)
+    if not low - 1e-6 <= fill <= high + 1e-6:
+        mean = statistics.fmean(known)
+        what = (
+            " (that is their mean: the median is the middle value)"
+            if abs(fill - mean) < 1e-6 * abs(mean)
+            else ""
+        )
+        raise Wrong(
+            f"TitanicDataset(train.csv).age_fill is {show(fill)}{what}, but the median of the training file's"
+            f" known ages is {show(median)}: fill the missing ages with the median."
+        )
     x, y = _features(train_set, "TitanicDataset(train.csv)", train_rows)
     n = getattr(train_set, "n_features", None)
     if n != x.shape[1]:
@@ -282,7 +297,7 @@ class TitanicDataset(Dataset):
         with open(path) as f:
             self.rows = list(csv.DictReader(f))
         if age_fill is None:
-            age_fill = statistics.mean(float(r["age"]) for r in self.rows if r["age"] != "")
+            age_fill = statistics.median(float(r["age"]) for r in self.rows if r["age"] != "")
         self.age_fill = age_fill
         self.n_features = 7
 
@@ -346,6 +361,10 @@ WRONG = {
             )
         ],
         "hold nan or inf",
+    ),
+    "the mean, not the median": (
+        [("known[len(known) // 2] if age_fill is None", "sum(known) / len(known) if age_fill is None")],
+        "that is their mean",
     ),
     "the held-out file's own median": (
         [
