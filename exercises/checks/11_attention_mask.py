@@ -32,6 +32,10 @@ def check(module, draw):
     others = [i for i in range(batch) if i != keep]
     high = draw.random.sample(others, draw.integer(1, len(others)))
     scores[high] += 1000  # large scores in some inputs only: a softmax by hand must take the largest off
+    # In another padded input the padding scores far above the real characters: a softmax taken before the
+    # mask gives the real ones exp(-1000) = 0, and no renormalising brings their shares back.
+    spike = draw.choice([i for i in range(batch) if lengths[i] < in_steps and i != keep])
+    scores[spike, :, lengths[spike] :] += 1000
     d = scores.double()
     mask = real.unsqueeze(1).expand_as(scores)
     expected = torch.softmax(d.masked_fill(~mask, float("-inf")), dim=-1)
@@ -69,6 +73,20 @@ def check(module, draw):
             "attention_weights() has the mask the wrong way round: real is True on the characters to keep.",
         ),
     ]
+    shares = torch.softmax(scores, -1) * mask  # in float32, as the learner's code computes it
+    unguarded = scores.masked_fill(~mask, float("-inf")).exp()  # exp() with no largest score taken off
+    slips += [
+        (
+            (shares / shares.sum(-1, keepdim=True)).double(),
+            "attention_weights() took the softmax first, then masked and divided by the real positions' sum:\n"
+            "where the padding scores far above the real characters, their shares are exp(-1000) = 0 in\n"
+            "float32, and 0 / 0 is nan. Mask the scores with -inf before the softmax.",
+        ),
+        (
+            (unguarded / unguarded.sum(-1, keepdim=True)).double(),
+            "Some weights are nan: exp() of scores near 1000 overflows to inf in float32, and inf / inf is nan.",
+        ),
+    ]
     why = next(
         (
             w
@@ -78,8 +96,8 @@ def check(module, draw):
         "",
     )
     if not why:
-        if not torch.isfinite(got).all() and not torch.isfinite(scores.exp()).all():
-            why = "Some weights are nan: exp() of scores near 1000 overflows to inf in float32, and inf / inf is nan."
+        if not torch.isfinite(got).all():
+            why = "Some weights are nan or infinite, where every weight must be a number from 0 to 1."
         elif not on_padding <= 1e-9:
             why = f"attention_weights() gave the padding weights up to {on_padding:.3g}; they must be exactly 0."
         elif not close(sums, torch.ones_like(sums), torch.float32, 1.0):
@@ -120,6 +138,15 @@ def attention_weights(scores, real):
 }
 
 WRONG = {
+    "softmax, then mask, then renormalise": (
+        [
+            (
+                "return torch.softmax(masked, dim=-1)",
+                "w = torch.softmax(scores, dim=-1) * real.unsqueeze(1)\n    return w / w.sum(-1, keepdim=True)",
+            )
+        ],
+        "Mask the scores with -inf before the softmax",
+    ),
     "mask after the softmax": (
         [
             (
