@@ -258,9 +258,15 @@ def test_lecture_trains_the_lectures_network_with_its_sgd_and_batches(monkeypatc
         "06_softmax_mnist.pt",
         saved.name,
     ]
-    reloaded = load_lesson(LESSON).main(["--no-figures", "--load", str(saved)])  # no --lecture needed
+    output = io.StringIO()
+    with contextlib.redirect_stdout(output):
+        reloaded = load_lesson(LESSON).main(["--no-figures", "--load", str(saved)])  # no --lecture needed
     assert reloaded["lecture"] and reloaded["test_accuracy"] == pytest.approx(
         result["test_accuracy"], abs=1e-9
+    )
+    assert output.getvalue().strip() == (  # the line names the network the checkpoint holds
+        f"Loaded {saved} (the lecture's LectureNet): test loss {reloaded['test_loss']:.4f}, "
+        f"test accuracy {reloaded['test_accuracy']:.2f}%"
     )
 
 

@@ -387,6 +387,27 @@ def test_each_epoch_line_says_that_epochs_own_seconds(monkeypatch, capsys):
     assert [line.split()[1] for line in lines] == ["1/2", "2/2"]
 
 
+def test_the_curves_figure_draws_each_epochs_numbers_from_epoch_1():
+    """Both panels hold exactly the history's numbers, the right one the number asked for, on epochs 1..n."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    history = [
+        {"epoch": e, "train_loss": 1.0 / e, "test_accuracy": 50.0 + e, "test_exact_match": 10.0 * e}
+        for e in range(1, 5)
+    ]
+    for right in ("test_accuracy", "test_exact_match"):
+        fig = kit.curves_figure(history, right)
+        left, right_ax = fig.axes
+        assert list(left.lines[0].get_xdata()) == [1, 2, 3, 4] == list(right_ax.lines[0].get_xdata())
+        assert list(left.lines[0].get_ydata()) == [row["train_loss"] for row in history]
+        assert list(right_ax.lines[0].get_ydata()) == [row[right] for row in history]
+        assert (
+            right_ax.get_title() == right.replace("_", " ").capitalize()
+            and right_ax.get_ylabel() == "percent"
+        )
+
+
 # ----------------------------------------------------------------------------- paths the learner sees
 
 
