@@ -4,7 +4,7 @@ import math
 from functools import cache
 
 import lesson_tools as kit
-from checks.common import Wrong, as_tensor, call
+from checks.common import NO_ACTIVATION, Wrong, as_tensor, call, linear_stack_without_activation
 
 import numpy as np
 import torch
@@ -75,6 +75,8 @@ def _structure(model, x):
     low, high = min(out.min(), probe.min()).item(), max(out.max(), probe.max()).item()
     if not (low >= 0 and high <= 1):
         raise Wrong(_not_probabilities(low, high))
+    if linear_stack_without_activation(model, x):
+        raise Wrong(NO_ACTIVATION)
     outputs = [layer for _, layer in linears if layer.out_features == 1 and layer.bias is not None]
     if len(outputs) == 1:  # the output layer: with a bias of -50 its sigmoid must answer near 0
         with torch.no_grad():
@@ -256,6 +258,10 @@ class Model(nn.Module):
 }
 
 WRONG = {
+    "no activation between the layers": (
+        [("            x = self.activation(layer(x))", "            x = layer(x)")],
+        "one affine map",
+    ),
     "sigmoids between the layers": (
         [("self.activation = nn.ReLU()", "self.activation = nn.Sigmoid()")],
         "vanishing gradient",

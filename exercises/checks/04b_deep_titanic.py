@@ -4,7 +4,7 @@ import csv
 import functools
 import statistics
 
-from checks.common import Wrong, as_tensor, kit
+from checks.common import NO_ACTIVATION, Wrong, as_tensor, kit, linear_stack_without_activation
 
 import torch
 from torch import nn
@@ -75,6 +75,8 @@ def _train(model, x, y, x_test, y_test):
             f"Model's outputs run from {min(out.min(), far.min()):.3g} to {max(out.max(), far.max()):.3g}: they"
             " must be probabilities, between 0 and 1. End forward() with torch.sigmoid."
         )
+    if linear_stack_without_activation(model, x):
+        raise Wrong(NO_ACTIVATION)
     criterion = nn.BCELoss()
     criterion(raw, y).backward()
     unused = [i for i, m in enumerate(linears) if m.weight.grad is None]
@@ -185,6 +187,10 @@ class Model(nn.Module):
 }
 
 WRONG = {
+    "no activation between the layers": (
+        [("            x = self.activation(layer(x))", "            x = layer(x)")],
+        "one affine map",
+    ),
     "a stack of sigmoids": (
         [("        self.activation = nn.ReLU()", "        self.activation = nn.Sigmoid()")],
         "vanishing gradient",

@@ -515,3 +515,33 @@ def float_dtype_of(*tensors):
 
 def finite(value):
     return isinstance(value, float) and math.isfinite(value)
+
+
+def linear_stack_without_activation(model, x):
+    """Whether every nn.Linear of model hands its output to the next one unchanged, in one forward pass of
+    x: then nothing (no activation, no normalisation) stands between any two of them, and the whole stack
+    computes one affine map, however many layers it has. Checked on the tensors themselves, so the verdict
+    holds whatever the weights."""
+    calls = []
+    hooks = [
+        layer.register_forward_hook(lambda _, args, out: calls.append((args[0], out)))
+        for layer in model.modules()
+        if isinstance(layer, torch.nn.Linear)
+    ]
+    try:
+        with torch.no_grad():
+            model(x)
+    finally:
+        for hook in hooks:
+            hook.remove()
+    return len(calls) > 1 and all(
+        a_out.shape == b_in.shape and torch.equal(a_out, b_in)
+        for (_, a_out), (b_in, _) in zip(calls, calls[1:])
+    )
+
+
+NO_ACTIVATION = (
+    "Model's nn.Linear layers hand their outputs straight to the next one: with no activation between\n"
+    "them, the whole stack computes one affine map, x @ W + b, as one nn.Linear would, however many layers\n"
+    "there are. Put an activation (ReLU, say) between the layers, as lesson 04 does."
+)
