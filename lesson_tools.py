@@ -206,7 +206,9 @@ class ThreadPolicy:
         except (OSError, ValueError):
             return None
         own = os.times()
-        busy = (sum(ticks) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")  # all but idle and iowait
+        # user, nice, system, irq, softirq: the time this machine's programs ran. Not idle and iowait, nor
+        # steal (a virtual machine's host running others: fewer threads would not get that time back).
+        busy = sum(ticks[i] for i in (0, 1, 2, 5, 6)) / os.sysconf("SC_CLK_TCK")
         return time.monotonic(), busy, own.user + own.system, os.cpu_count() or 1
 
     def others_busy(self, before, after) -> float:
@@ -215,13 +217,15 @@ class ThreadPolicy:
         return max(0.0, (after[1] - before[1]) - (after[2] - before[2])) / wall if wall > 0 else 0.0
 
     def threads_for(self, others: float, cores: int) -> int:
-        """The cores left free, rounded, at least one and at most PyTorch's own choice."""
-        return max(1, min(self.most, round(cores - others)))
+        """The cores left free, at least one and at most PyTorch's own choice. A core counts as taken once
+        other programs keep a quarter of it busy: a thread that has to share its core makes all the others
+        wait for it at every barrier."""
+        return max(1, min(self.most, int(cores - others + 0.25)))
 
-    def update(self) -> int:
+    def update(self, every: float | None = None) -> int:
         """Look again (at most once per `every` seconds) and set PyTorch's thread count; returns it."""
         now = self._look() if self.adapt else None
-        if now is not None and now[0] - self._last[0] >= self.every:
+        if now is not None and now[0] - self._last[0] >= (self.every if every is None else every):
             threads = self.threads_for(self.others_busy(self._last, now), now[3])
             if threads != torch.get_num_threads():
                 torch.set_num_threads(threads)
@@ -638,7 +642,7 @@ class EpochLog:
         self.epochs, self.lr, self.reference, self.every = epochs, lr, reference, every
         self.show, self.seconds = show, seconds
         self.history: list[dict] = []
-        THREADS.update()  # the threads for the first epoch, judged by what the machine did since start-up
+        THREADS.update(every=0.2)  # the threads for the first epoch, from what the machine did since start-up
         self._started = time.perf_counter()
 
     def end_epoch(self, epoch: int, **numbers) -> dict:
