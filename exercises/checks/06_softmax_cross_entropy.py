@@ -89,7 +89,11 @@ def _softmax_slip(got, s):
 
 def _check_softmax(module, s, words):
     got = as_tensor(
-        call(module.softmax, s, what="softmax(scores)"), "softmax(scores)", s.shape, floating=True
+        call(module.softmax, s, what="softmax(scores)"),
+        "softmax(scores)",
+        s.shape,
+        floating=True,
+        dtype=s.dtype,
     )
     expected = torch.softmax(s.double(), dim=1)
     if close(got, expected, torch.float32, s.abs().max()):
@@ -244,6 +248,15 @@ def cross_entropy(scores, targets):
 }
 
 WRONG = {
+    "float64 returned for float32 scores": (
+        [
+            (
+                "    return exps / exps.sum(dim=1, keepdim=True)",
+                "    return (exps / exps.sum(dim=1, keepdim=True)).double()",
+            )
+        ],
+        "keeps the input's dtype",
+    ),
     "softmax over dim 0": (
         [
             (

@@ -44,6 +44,7 @@ def check(module, draw):
             what,
             (batch, hidden_size),
             floating=True,
+            dtype=x.dtype,
         )
         # The rounding of float32 sums of products: the size of the terms summed sets it.
         scale = (x.abs() @ W_ih.abs().T + h.abs() @ W_hh.abs().T + b_ih.abs() + b_hh.abs()).max()
@@ -110,6 +111,15 @@ CORRECT = {
 }
 
 WRONG = {
+    "float64 returned for float32 input": (
+        [
+            (
+                "    return torch.tanh(x @ W_ih.T + b_ih + h @ W_hh.T + b_hh)",
+                "    return torch.tanh(x @ W_ih.T + b_ih + h @ W_hh.T + b_hh).double()",
+            )
+        ],
+        "keeps the input's dtype",
+    ),
     "no biases": (
         [("x @ W_ih.T + b_ih + h @ W_hh.T + b_hh", "x @ W_ih.T + h @ W_hh.T")],
         "left out the biases b_ih and b_hh",

@@ -41,7 +41,11 @@ def check(module, draw):
     expected = torch.softmax(d.masked_fill(~mask, float("-inf")), dim=-1)
     what = f"attention_weights() on float32 scores of shape {tuple(scores.shape)} with input lengths {lengths.tolist()}"
     got = as_tensor(
-        call(module.attention_weights, scores, real, what=what), what, scores.shape, floating=True
+        call(module.attention_weights, scores, real, what=what),
+        what,
+        scores.shape,
+        floating=True,
+        dtype=scores.dtype,
     )
     scale = d.abs().max()
     if close(got, expected, torch.float32, scale):
@@ -138,6 +142,10 @@ def attention_weights(scores, real):
 }
 
 WRONG = {
+    "float64 returned for float32 scores": (
+        [("    return torch.softmax(masked, dim=-1)", "    return torch.softmax(masked.double(), dim=-1)")],
+        "keeps the input's dtype",
+    ),
     "softmax, then mask, then renormalise": (
         [
             (

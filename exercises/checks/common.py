@@ -160,8 +160,9 @@ def show(value, digits=4):
     return repr(value)
 
 
-def as_tensor(value, what, shape=None, floating=False):
-    """What the learner's code returned, as a tensor of the expected shape, or a Wrong that says why not."""
+def as_tensor(value, what, shape=None, floating=False, dtype=None):
+    """What the learner's code returned, as a tensor of the expected shape (and dtype, where given: the
+    input's, as PyTorch's own functions keep it), or a Wrong that says why not."""
     if not isinstance(value, torch.Tensor):
         if value is None:
             kind = "None (is a return missing?)"
@@ -174,6 +175,11 @@ def as_tensor(value, what, shape=None, floating=False):
         raise Wrong(f"{what} returned a tensor of shape {tuple(value.shape)}, expected {tuple(shape)}.")
     if floating and not value.is_floating_point():
         raise Wrong(f"{what} returned a tensor of {value.dtype}, expected floating-point numbers.")
+    if dtype is not None and value.dtype != dtype:
+        raise Wrong(
+            f"{what} returned {value.dtype} for {dtype} input: PyTorch's own function keeps the input's dtype."
+            " If you computed in another, convert back with .to(the input's dtype)."
+        )
     return value.detach()
 
 
