@@ -71,6 +71,11 @@ def _check_nll(module, draw):
     what = "nll_loss(log_probs, targets)"
     result = call(module.nll_loss, log_probs, targets, what=what)
     got = as_number(result, what, tensor=True)
+    if result.dtype != log_probs.dtype:
+        raise Wrong(
+            f"{what} returned {result.dtype} for {log_probs.dtype} input: F.nll_loss keeps the input's dtype."
+            " If you computed in another, convert back with .to(log_probs.dtype)."
+        )
     expected = F.nll_loss(log_probs.detach().double(), targets).item()
     scale = log_probs.detach().abs().max().item()
     if not close_number(got, expected, torch.float32, scale):
@@ -225,6 +230,15 @@ def nll_of_probabilities(scores, targets):
 }
 
 WRONG = {
+    "float64 returned for float32 input": (
+        [
+            (
+                "    return -log_probs[rows, targets].mean()",
+                "    return -log_probs[rows, targets].double().mean()",
+            )
+        ],
+        "keeps the input's dtype",
+    ),
     "sum, not mean": (
         [("return -log_probs[rows, targets].mean()", "return -log_probs[rows, targets].sum()")],
         "times too big",
