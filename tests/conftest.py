@@ -44,6 +44,31 @@ def quick(lesson: str, *flags: str) -> dict:
     return load_lesson(lesson).main(["--quick", "--no-figures", *flags])
 
 
+def run_printed(lesson: str, *flags: str):
+    """A lesson's main() with the given flags, in this process: (results, the lines it printed)."""
+    output = io.StringIO()
+    with contextlib.redirect_stdout(output):
+        results = load_lesson(lesson).main(list(flags))
+    return results, output.getvalue().splitlines()
+
+
+def diabetes_rows():
+    """The diabetes split recomputed from the CSV, independently of the lessons' own loading."""
+    import numpy as np
+    import torch
+
+    xy = np.loadtxt(REPO / "data" / kit.DIABETES_CSV, delimiter=",", skiprows=1, dtype=np.float32)
+    return kit.diabetes_split(torch.from_numpy(xy[:, :-1]), torch.from_numpy(xy[:, -1:]))
+
+
+def percent_right(model, x, y):
+    """The percent of rows whose probability is on the right side of 0.5."""
+    import torch
+
+    with torch.no_grad():
+        return 100.0 * ((model.eval()(x) > 0.5).float() == y).float().mean().item()
+
+
 def run_script(script, *args, cwd, env=None, timeout=120, **popen):
     """Run a lesson as a learner does, as its own process; returns the CompletedProcess."""
     return subprocess.run(
@@ -98,14 +123,12 @@ def _runs(tmp_path_factory):
             saves = "add_checkpoint_flags(" in (REPO / f"{lesson}.py").read_text()  # has --save
             argv = ["--quick", "--figures", str(folder / "figures"), *flags]
             argv += ["--save", str(folder / "model.pt")] if saves else []
-            output = io.StringIO()
-            with contextlib.redirect_stdout(output):
-                results = load_lesson(lesson).main(argv)
+            results, lines = run_printed(lesson, *argv)
             runs[lesson, flags] = (
                 results,
                 folder / "model.pt",
                 folder / "figures",
-                output.getvalue().splitlines(),
+                lines,
             )
         return runs[lesson, flags]
 

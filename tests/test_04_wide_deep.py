@@ -9,17 +9,14 @@ saying "no". Published logistic-regression results on this table are 75-78%; the
 192 rows) is 11 rows beyond guessing and 5 rows below the weakest run. No test asserts a time.
 """
 
-import contextlib
-import io
 import re
 import shutil
 
 import lesson_tools as kit
 
-import numpy as np
 import pytest
 import torch
-from conftest import REPO, load_lesson, masked
+from conftest import REPO, diabetes_rows, load_lesson, masked, percent_right, run_printed
 from torch import nn
 
 LESSON = "04_wide_deep"
@@ -41,7 +38,7 @@ def quick_04():
 
     def get(*flags):
         if flags not in runs:
-            runs[flags] = run_printed("--quick", "--no-figures", *flags)
+            runs[flags] = run_printed(LESSON, "--quick", "--no-figures", *flags)
         return runs[flags]
 
     return get
@@ -49,25 +46,6 @@ def quick_04():
 
 def lesson():
     return load_lesson(LESSON)
-
-
-def run_printed(*flags):
-    """main() with the given flags, in this process: (results, the lines it printed)."""
-    output = io.StringIO()
-    with contextlib.redirect_stdout(output):
-        results = lesson().main(list(flags))
-    return results, output.getvalue().splitlines()
-
-
-def diabetes_rows():
-    """The held-out split recomputed from the CSV, independently of the lesson's load_diabetes."""
-    xy = np.loadtxt(REPO / "data" / kit.DIABETES_CSV, delimiter=",", skiprows=1, dtype=np.float32)
-    return kit.diabetes_split(torch.from_numpy(xy[:, :-1]), torch.from_numpy(xy[:, -1:]))
-
-
-def percent_right(model, x, y):
-    with torch.no_grad():
-        return 100.0 * ((model.eval()(x) > 0.5).float() == y).float().mean().item()
 
 
 def deep_by_hand(model, activation, x):
@@ -335,7 +313,7 @@ def test_values_a_flag_cannot_take_are_refused(flags, capsys):
 
 def test_the_same_seed_prints_the_same_lines_and_another_seed_starts_elsewhere(quick_04):
     flags = SMALL_RUN
-    _, again = run_printed("--quick", "--no-figures", *flags)
+    _, again = run_printed(LESSON, "--quick", "--no-figures", *flags)
     assert masked(again) == masked(quick_04(*flags)[1])
     other = quick_04(*flags, "--seed", "1")[0]
     same = quick_04(*flags)[0]
