@@ -1,5 +1,6 @@
 """Exercise 01's check: the gradients of a quadratic model by hand, then gradient descent with them."""
 
+import inspect
 import math
 
 from checks.common import Wrong, as_number, show
@@ -76,12 +77,17 @@ def check(module, draw):
     x_data = [-2 + 0.4 * (i + draw.random.random()) for i in range(10)]  # one in each tenth of [-2, 2]
     draw.random.shuffle(x_data)
     y_data = [true[0] * x * x + true[1] * x + true[2] for x in x_data]
-    calls = 0
+    calls, first = 0, None
     hand_gradients = module.gradients
 
     def counted(*args, **kwargs):
-        nonlocal calls
+        nonlocal calls, first
         calls += 1
+        if first is None:  # the weights of the first step: where the descent started
+            try:
+                first = inspect.signature(hand_gradients).bind(*args, **kwargs).arguments
+            except TypeError:
+                first = {}
         return hand_gradients(*args, **kwargs)
 
     module.gradients = counted  # train() looks gradients up when it runs, so it finds this one
@@ -96,6 +102,14 @@ def check(module, draw):
         module.gradients = hand_gradients
     if calls == 0:
         raise Wrong("train() never called gradients(): descend with your own gradients.")
+    start = [first.get(name) for name in ("w2", "w1", "b")]
+    if all(w is not None for w in start) and any(
+        as_number(w, "train()'s starting weights") != 0 for w in start
+    ):
+        raise Wrong(
+            f"train() took its first step from (w2, w1, b) = ({', '.join(show(float(w)) for w in start)}): the"
+            " descent starts from w2 = w1 = b = 0, as the exercise says, so that every run of it is the same."
+        )
     if not isinstance(got, (tuple, list)) or len(got) != 3:
         raise Wrong(f"train() returned {got!r}: return the three learned weights, (w2, w1, b).")
     got = [as_number(g, "train()") for g in got]
@@ -176,6 +190,15 @@ WRONG = {
     "the 2 lost": ([("2 * (forward(x, w2, w1, b) - y)", "(forward(x, w2, w1, b) - y)")], "Was the 2 lost?"),
     "step along the gradient": ([("w1 -= lr * d_w1", "w1 += lr * d_w1")], "against the gradient"),
     "one epoch": ([("    for _ in range(epochs):\n", "    for _ in range(1):\n")], "called 10 times"),
+    "a random start": (
+        [
+            (
+                "    w2, w1, b = 0.0, 0.0, 0.0\n",
+                "    import random\n\n    w2, w1, b = (random.uniform(-1, 1) for _ in range(3))\n",
+            )
+        ],
+        "starts from w2 = w1 = b = 0",
+    ),
     "returns the start": (
         [
             ("    w2, w1, b = 0.0, 0.0, 0.0\n", "    w2, w1, b = 0.0, 0.0, 0.0\n    start = (w2, w1, b)\n"),

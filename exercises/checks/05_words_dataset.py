@@ -108,12 +108,12 @@ def check(module, draw):
             as_tensor(value, f"{what}: its {name}")
             for name, value in zip(("padded", "lengths", "labels"), batch)
         ]
-        if got[0].shape == padded.T.shape and got[0].shape != padded.shape:
-            if torch.equal(got[0], padded.T):
-                raise Wrong(
-                    f"{what} gave padded of shape {tuple(got[0].shape)}, expected {tuple(padded.shape)},"
-                    " (batch, longest): yours is (longest, batch). pad_sequence needs batch_first=True."
-                )
+        # compared by value too: on a square batch (as many words as the longest has letters) the shapes agree
+        if torch.equal(got[0], padded.T) and not torch.equal(got[0], padded):
+            raise Wrong(
+                f"{what} gave padded transposed, one column per word: expected shape {tuple(padded.shape)},"
+                " (batch, longest), with one row per word. pad_sequence needs batch_first=True."
+            )
         if got[0].dim() == 2 and got[0].shape[0] != len(part):
             raise Wrong(
                 f"{what} gave padded with {got[0].shape[0]} rows for a batch of {len(part)} words: one row per"

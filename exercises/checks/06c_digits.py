@@ -2,9 +2,8 @@
 DataLoader and classifier, trained by the learner's train() within a time budget, tested held out."""
 
 import functools
-import time
 
-from checks.common import Wrong, as_tensor, call, kit, show
+from checks.common import Wrong, as_tensor, kit, show, train_on_loader
 
 import numpy as np
 import torch
@@ -89,6 +88,12 @@ def check(module, draw):
     train_set = module.DigitsDataset(kit.data_file("digits/train.csv"))
     x = _items(train_set, "DigitsDataset(train.csv)", y)
     x_test = _items(module.DigitsDataset(kit.data_file("digits/test.csv")), "DigitsDataset(test.csv)", y_test)
+    if torch.equal(x.double(), x_raw):
+        raise Wrong(
+            "DigitsDataset's features are the file's ink counts as they are, 0 to 16: put them on a small scale,"
+            " 0 to 1 (divide by 16), as the exercise asks. Large inputs make large first-layer sums, and a"
+            " learning rate right for features near 1 overshoots."
+        )
     labels = (y.double() - y.double().mean()) / y.double().std()
     for column in range(x.shape[1]):
         values = x[:, column].double()
@@ -102,27 +107,7 @@ def check(module, draw):
     _raw_scores(start_scores, "Model(64, 10)(features)")
     before = F.cross_entropy(start_scores, y).item()
 
-    dataset_class = type(train_set)
-    getitem, read = dataset_class.__getitem__, 0
-
-    def counted(self, index):
-        nonlocal read
-        read += 1
-        return getitem(self, index)
-
-    dataset_class.__getitem__ = counted
-    start = time.perf_counter()
-    try:
-        call(module.train, model, train_set, what="train(model, dataset)")
-    finally:
-        dataset_class.__getitem__ = getitem
-    took = time.perf_counter() - start
-    if read == 0:
-        raise Wrong(
-            "train() never read an item of the dataset: build a DataLoader over it and loop over its batches."
-        )
-    if took > BUDGET:
-        raise Wrong(f"train() took {took:.1f} s; the budget is {BUDGET} s. Fewer epochs, or larger batches.")
+    took = train_on_loader(module, model, train_set, BUDGET)
     model.eval()
     scores, scores_test = _scores(model, x, "the trained Model"), _scores(model, x_test, "the trained Model")
     after = F.cross_entropy(scores, y).item()
@@ -266,6 +251,19 @@ CORRECT = {
 }
 
 WRONG = {
+    "ink counts not scaled": (
+        [("        self.x = table[:, :-1] / 16", "        self.x = table[:, :-1]")],
+        "the file's ink counts as they are",
+    ),
+    "mini-batches never shuffled": (
+        [
+            (
+                "DataLoader(dataset, batch_size=64, shuffle=True)",
+                "DataLoader(dataset, batch_size=64, shuffle=False)",
+            )
+        ],
+        "never shuffled",
+    ),
     "labels as floats": (
         [("        self.y = table[:, -1].long()", "        self.y = table[:, -1]")],
         "wants a class index",

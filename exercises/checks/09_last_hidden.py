@@ -61,6 +61,19 @@ def check(module, draw):
             f"last_hidden(): for word {short} (length {lengths[short]}), packing gives {show(expected[short])},"
             f" yours is {show(got[short])},\n{what}.\n{why}".rstrip()
         )
+    # A batch of one word, as the last batch of an epoch can be: the batch dimension must survive.
+    one = f"last_hidden() on a batch of one word, outputs of shape (1, {steps}, {hidden_size}), lengths [{lengths[short]}]"
+    got = call(
+        module.last_hidden, outputs[short : short + 1].clone(), lengths[short : short + 1].clone(), what=one
+    )
+    if isinstance(got, torch.Tensor) and got.shape == (hidden_size,):
+        raise Wrong(
+            f"{one} returned shape ({hidden_size},), without its batch dimension: a bare .squeeze() removes every"
+            " dimension of size 1, the batch's too when it holds one word. Name the dimension to remove."
+        )
+    got = as_tensor(got, one, (1, hidden_size), floating=True)
+    if not close(got, expected[short : short + 1], torch.float32, 1.0):
+        raise Wrong(f"{one} gave {show(got[0])}, packing gives {show(expected[short])}.")
     return ""
 
 
@@ -107,6 +120,15 @@ WRONG = {
     "lengths taken as sorted, longest first": (
         [("outputs[rows, lengths - 1]", "outputs[rows, lengths.sort(descending=True).values - 1]")],
         "packing gives",
+    ),
+    "squeeze() with no dimension named": (
+        [
+            (
+                "    return outputs[rows, lengths - 1]",
+                "    return outputs[rows, lengths - 1].unsqueeze(1).squeeze()",
+            )
+        ],
+        "without its batch dimension",
     ),
     "two places early": (
         [("outputs[rows, lengths - 1]", "outputs[rows, (lengths - 2).clamp(min=0)]")],

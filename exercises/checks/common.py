@@ -31,6 +31,7 @@ import math
 import os
 import random
 import sys
+import time
 import traceback
 import types
 import warnings
@@ -337,6 +338,41 @@ def call(function, *args, what, **kwargs):
                 " `x = x + out` instead of `x += out`."
             )
     return result
+
+
+def train_on_loader(module, model, dataset, budget):
+    """The learner's train(model, dataset), for the exercises that train on a shipped table; returns its
+    seconds. A Wrong if it never read the dataset's items (no DataLoader over it), read them in the same
+    order, 0, 1, 2, ..., in every one of two epochs or more (the mini-batches were never shuffled), or ran
+    over its budget of seconds."""
+    dataset_class = type(dataset)
+    getitem, order = dataset_class.__getitem__, []
+
+    def counted(self, index):
+        order.append(int(index) if isinstance(index, (int, torch.Tensor, np.integer)) else -1)
+        return getitem(self, index)
+
+    dataset_class.__getitem__ = counted
+    start = time.perf_counter()
+    try:
+        call(module.train, model, dataset, what="train(model, dataset)")
+    finally:
+        dataset_class.__getitem__ = getitem
+    took = time.perf_counter() - start
+    if not order:
+        raise Wrong(
+            "train() never read an item of the dataset: build a DataLoader over it and loop over its batches."
+        )
+    n = len(dataset)
+    if len(order) >= 2 * n and all(index == i % n for i, index in enumerate(order)):
+        raise Wrong(
+            f"train() read the items in the file's order, 0, 1, 2, ..., in each of its {len(order) // n} epochs:"
+            " the mini-batches were never shuffled. A DataLoader with shuffle=True deals new ones each epoch"
+            " (lecture 8), so that the model does not learn from the order of the file."
+        )
+    if took > budget:
+        raise Wrong(f"train() took {took:.1f} s; the budget is {budget} s. Fewer epochs, or larger batches.")
+    return took
 
 
 # --------------------------------------------------------------------------- forbidden builtins
