@@ -217,10 +217,10 @@ class ThreadPolicy:
         return max(0.0, (after[1] - before[1]) - (after[2] - before[2])) / wall if wall > 0 else 0.0
 
     def threads_for(self, others: float, cores: int) -> int:
-        """The cores left free, at least one and at most PyTorch's own choice. A core counts as taken once
-        other programs keep a quarter of it busy: a thread that has to share its core makes all the others
-        wait for it at every barrier."""
-        return max(1, min(self.most, int(cores - others + 0.25)))
+        """The cores left free, rounded, at least one and at most PyTorch's own choice. A core counts as
+        taken once other programs keep half of it busy: beside a lighter load, like a video playing, a
+        thread per core was still as fast as one thread or faster (bench/README.md, threads)."""
+        return max(1, min(self.most, int(cores - others + 0.5)))
 
     def update(self, every: float | None = None) -> int:
         """Look again (at most once per `every` seconds) and set PyTorch's thread count; returns it."""
