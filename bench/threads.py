@@ -12,7 +12,8 @@ launch to exit, in four cases:
                of one core busy, in bursts of 10 ms;
   two lessons  beside a second lesson: the same lesson, with the same policy, started at the same moment
                (the time is the mean of the two);
-  run_course   under the course runner (`python run_course.py --only NN`), which echoes its output;
+  run_course   under the course runner (`python run_course.py --only NN`), which echoes its output
+               (for 11 it runs the lesson twice, the second time with --attention);
 and with each policy for PyTorch's CPU threads:
   adaptive     the course's default: libgomp's own waiting, and as many threads as the machine has
                cores free, judged again before each epoch (lesson_tools.ThreadPolicy);

@@ -24,6 +24,9 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
 
 import lesson_tools as kit  # noqa: E402
 
+import torch  # noqa: E402  (after OMP_NUM_THREADS above, which PyTorch reads as it starts)
+from torch.utils.data import DataLoader, TensorDataset  # noqa: E402
+
 # The lessons' thread count follows the machine's load (lesson_tools.ThreadPolicy); in the tests it stays
 # put, so that two runs of a lesson round alike whatever else the machine is doing.
 kit.THREADS.adapt = False
@@ -152,3 +155,31 @@ def printed(_runs):
 def masked(lines: list[str]) -> list[str]:
     """Printed lines with every time in seconds masked, for comparing two runs."""
     return [re.sub(r"\d+(\.\d+)? ?s\b", "<s>", line) for line in lines]
+
+
+# ----------------------------------------------------------------------------- MNIST lessons (06, 07, 12)
+
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def real_picture(path):
+    """A PNG file that shows something: not empty, not one flat colour."""
+    import matplotlib.image
+
+    assert path.read_bytes()[:8] == PNG
+    pixels = matplotlib.image.imread(path)
+    return pixels.shape[0] > 100 and pixels.shape[1] > 100 and pixels.std() > 0.05
+
+
+def tiny_loader(n=10, batch_size=4, seed=0):
+    """n random images with random labels, in batches of 4, 4 and 2: the last batch is smaller."""
+    generator = torch.Generator().manual_seed(seed)
+    images = torch.randn(n, 1, 28, 28, generator=generator)
+    labels = torch.randint(0, 10, (n,), generator=generator)
+    return DataLoader(TensorDataset(images, labels), batch_size=batch_size)
+
+
+def frozen_optimizer(model):
+    """An optimizer and a schedule that leave the weights where they are."""
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.0)
+    return optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)

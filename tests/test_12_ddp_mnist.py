@@ -19,24 +19,14 @@ import lesson_tools as kit
 import pytest
 import torch
 import torch.nn.functional as F
-from conftest import REPO, load_lesson, masked, quick
-from torch.utils.data import DataLoader, TensorDataset
+from conftest import REPO, frozen_optimizer, load_lesson, masked, quick, real_picture, tiny_loader
+from torch.utils.data import TensorDataset
 
 LESSON = "12_ddp_mnist"
 QUICK_THRESHOLD = 80.0
-PNG = b"\x89PNG\r\n\x1a\n"
 EPOCH_LINE = re.compile(r"^   epoch +(\d+)/(\d+)   train loss ([\d.]+)   test accuracy ([\d.]+)%   [\d.]+ s$")
 HEADER = re.compile(r"^(\d+) process\(es\), backend (\w+), device (\w+), global batch (\d+) = (\d+) x (\d+)$")
 SMALL = {}  # train -> the few images, read once per session
-
-
-def real_picture(path):
-    """A PNG file that shows something: not empty, not one flat colour."""
-    import matplotlib.image
-
-    assert path.read_bytes()[:8] == PNG
-    pixels = matplotlib.image.imread(path)
-    return pixels.shape[0] > 100 and pixels.shape[1] > 100 and pixels.std() > 0.05
 
 
 def few_images(monkeypatch):
@@ -59,20 +49,6 @@ def run(*flags):
     with contextlib.redirect_stdout(output):
         results = load_lesson(LESSON).main(list(flags))
     return results, output.getvalue().splitlines()
-
-
-def tiny_loader(n=10, batch_size=4, seed=0):
-    """n random images with random labels, in batches of 4, 4 and 2: the last batch is smaller."""
-    generator = torch.Generator().manual_seed(seed)
-    images = torch.randn(n, 1, 28, 28, generator=generator)
-    labels = torch.randint(0, 10, (n,), generator=generator)
-    return DataLoader(TensorDataset(images, labels), batch_size=batch_size)
-
-
-def frozen_optimizer(model):
-    """An optimizer and a schedule that leave the weights where they are."""
-    optimizer = torch.optim.SGD(model.parameters(), lr=0.0)
-    return optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
 
 
 def cnn_by_hand(model, x):
