@@ -206,26 +206,35 @@ def _check_model(module):
     # normal distribution's CDF (probit) 74.0%, softsign shifted into (0, 1) 74.5%, and a hard sigmoid
     # made with clamp, whose gradient is 0 wherever it is flat, 71.4% to 75.0%. 70% sits between the
     # majority answer and them: a model below it has learned little beyond the base rate.
+    # Up to three starts, from fresh weights each: an activation that is flat somewhere (the hard sigmoid)
+    # can stall one start whose scores all land where its gradient is 0, through no fault of the answer.
     criterion = nn.BCELoss()
-    optimizer = torch.optim.Adam(model.parameters(), lr=0.05)
-    first = None
-    for _ in range(200):
-        out = model(x)
-        _probabilities(out.detach(), "During training, Model's output")
-        loss = criterion(out, y)
-        first = loss.item() if first is None else first
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-    with torch.no_grad():
-        last = criterion(model(x), y).item()
-        accuracy = ((model(x_test) > 0.5).float() == y_test).float().mean().item()
-    majority = 1 - y_test.mean().item()
-    if accuracy >= 0.70:
-        return f"held-out accuracy {accuracy:.1%} (the majority answer: {majority:.1%})"
+    best = None
+    for attempt in range(3):
+        if attempt:
+            linears[0].reset_parameters()
+        optimizer = torch.optim.Adam(model.parameters(), lr=0.05)
+        first = None
+        for _ in range(200):
+            out = model(x)
+            _probabilities(out.detach(), "During training, Model's output")
+            loss = criterion(out, y)
+            first = loss.item() if first is None else first
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+        with torch.no_grad():
+            last = criterion(model(x), y).item()
+            accuracy = ((model(x_test) > 0.5).float() == y_test).float().mean().item()
+        majority = 1 - y_test.mean().item()
+        if accuracy >= 0.70:
+            return f"held-out accuracy {accuracy:.1%} (the majority answer: {majority:.1%})"
+        best = max(best or (accuracy, first, last), (accuracy, first, last))
+    accuracy, first, last = best
     lines = [
-        f"trained by the checker (BCELoss, Adam lr 0.05, 200 steps), Model reaches {accuracy:.1%} on the held-out"
-        f" rows; it must reach 70% (answering the majority, no diabetes, scores {majority:.1%})."
+        f"trained by the checker (BCELoss, Adam lr 0.05, 200 steps) from three starts, Model reaches at best"
+        f" {accuracy:.1%} on the held-out rows; it must reach 70% (answering the majority, no diabetes, scores"
+        f" {majority:.1%})."
     ]
     if not last < first - 0.01:
         lines.append(

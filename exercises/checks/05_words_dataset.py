@@ -69,9 +69,15 @@ def _check_items(dataset, rows, chars, languages, where):
         if not isinstance(item, (tuple, list)) or len(item) != 2:
             raise Wrong(f"dataset[{i}] is {item!r}: it should be a pair, (word as a tensor, label).")
         tensor = as_tensor(item[0], f"dataset[{i}][0]")
-        if tensor.dtype != torch.int64 or not torch.equal(tensor, expected) or int(item[1]) != label:
+        try:
+            same_label = int(item[1]) == label
+        except (TypeError, ValueError, RuntimeError):  # a word, or a tensor of several numbers
+            same_label = False
+        if tensor.dtype != torch.int64 or not torch.equal(tensor, expected) or not same_label:
             why = ""
-            if tensor.shape == expected.shape and torch.equal(tensor + 1, expected):
+            if isinstance(item[1], str):
+                why = " The label is the language's place in dataset.languages, a whole number, not its name."
+            elif tensor.shape == expected.shape and torch.equal(tensor + 1, expected):
                 why = " Yours are numbered from 0: number the characters from 1, as 0 is kept for padding."
             raise Wrong(
                 f"dataset[{i}] should be the word {word!r} as {show(expected)} (int64) and label {label}"
@@ -187,6 +193,10 @@ def collate(batch):
 }
 
 WRONG = {
+    "the language's name as the label": (
+        [("self.words[i]]), self.labels[i]", "self.words[i]]), self.languages[self.labels[i]]")],
+        "not its name",
+    ),
     "padded transposed": ([("return padded, lengths,", "return padded.T, lengths,")], "batch_first=True"),
     "header read as a word": (
         [

@@ -136,9 +136,8 @@ def _check_datasets(module):
     test_path = kit.data_file("titanic/test.csv")
     test_set = module.TitanicDataset(test_path, age_fill=fill)
     x_test, y_test = _features(test_set, "TitanicDataset(test.csv, age_fill=...)", test_rows)
-    other, _ = _features(
-        module.TitanicDataset(test_path, age_fill=fill + 30), "TitanicDataset(test.csv)", test_rows
-    )
+    other_set = module.TitanicDataset(test_path, age_fill=fill + 30)
+    other, _ = _features(other_set, "TitanicDataset(test.csv)", test_rows)
     missing = torch.tensor([row["age"] == "" for row in test_rows])
     if torch.equal(other[missing], x_test[missing]):
         raise Wrong(
@@ -148,6 +147,20 @@ def _check_datasets(module):
     if not torch.equal(other[~missing], x_test[~missing]):
         raise Wrong(
             "TitanicDataset(test.csv, age_fill=a) changed passengers whose age is known: fill only the missing."
+        )
+    kept = getattr(other_set, "age_fill", None)
+    try:
+        same = (
+            not isinstance(kept, (str, bool))
+            and kept is not None
+            and math.isclose(float(kept), fill + 30, rel_tol=1e-6)
+        )
+    except (TypeError, ValueError, RuntimeError):
+        same = False
+    if not same:
+        raise Wrong(
+            f"TitanicDataset(test.csv, age_fill={show(fill + 30)}).age_fill is {show(kept)}: keep the value used, the"
+            " one given as well as the median, so that anyone can see which age filled the gaps."
         )
     return train_set, x, y, x_test, y_test
 
@@ -345,6 +358,28 @@ CORRECT = {
 }
 
 WRONG = {
+    "one batch of the whole dataset": (
+        [
+            (
+                "DataLoader(dataset, batch_size=64, shuffle=True)",
+                "DataLoader(dataset, batch_size=len(dataset), shuffle=True)",
+            )
+        ],
+        "one batch of the whole dataset",
+    ),
+    "age_fill kept only when it is the median": (
+        [
+            (
+                "        self.age_fill = known[len(known) // 2] if age_fill is None else age_fill",
+                "        self.age_fill = known[len(known) // 2]\n        fill = self.age_fill if age_fill is None else age_fill",
+            ),
+            (
+                'age = float(row["age"]) if row["age"] else self.age_fill',
+                'age = float(row["age"]) if row["age"] else fill',
+            ),
+        ],
+        "keep the value used",
+    ),
     "ages in years, not scaled": (
         [
             (

@@ -251,6 +251,15 @@ CORRECT = {
 }
 
 WRONG = {
+    "one batch of the whole dataset": (
+        [
+            (
+                "DataLoader(dataset, batch_size=64, shuffle=True)",
+                "DataLoader(dataset, batch_size=len(dataset), shuffle=True)",
+            )
+        ],
+        "one batch of the whole dataset",
+    ),
     "ink counts not scaled": (
         [("        self.x = table[:, :-1] / 16", "        self.x = table[:, :-1]")],
         "the file's ink counts as they are",

@@ -80,6 +80,12 @@ def check(module, draw):
     # Equal scores: every character equally likely, so two unseeded draws of 50 all but never agree.
     even = torch.zeros(vocabulary)
     first = call(module.sample, even, 1.0, 50, torch.Generator().manual_seed(seed), what=what)
+    if len(as_tensor(first, what).unique()) == 1:  # 50 equal-odds draws all alike: odds under 6**-49
+        raise Wrong(
+            f"sample() on {vocabulary} equal scores gave character {int(as_tensor(first, what)[0])} all 50 times,"
+            " though every character is as likely as the others there. Every draw is the likeliest character:"
+            " that is the argmax, not a draw. torch.multinomial draws by the probabilities."
+        )
     again = call(module.sample, even, 1.0, 50, torch.Generator().manual_seed(seed), what=what)
     if not torch.equal(as_tensor(first, what), as_tensor(again, what)):
         raise Wrong(

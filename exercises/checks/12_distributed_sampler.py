@@ -4,6 +4,7 @@ import math
 
 from checks.common import Wrong, show
 
+import numpy as np
 import torch
 from torch.utils.data.distributed import DistributedSampler
 
@@ -92,7 +93,11 @@ def check(module, draw):
             expected = list(sampler)
             call = f"split_indices({n}, world_size={world_size}, rank={rank}, epoch={epoch}, seed={seed}, shuffle={shuffle})"
             got = module.split_indices(n, world_size, rank, epoch, seed=seed, shuffle=shuffle)
-            got = got.tolist() if isinstance(got, torch.Tensor) else got
+            if isinstance(got, (torch.Tensor, np.ndarray)):
+                raise Wrong(
+                    f"{call} returned a {type(got).__name__}: return a list of ints, as the exercise asks and as"
+                    " DistributedSampler's own indices are (.tolist() turns a tensor into one)."
+                )
             if not isinstance(got, (list, tuple)) or not all(
                 isinstance(i, int) and not isinstance(i, bool) for i in got
             ):
@@ -140,6 +145,15 @@ def split_indices(n, world_size, rank, epoch, seed=0, shuffle=True):
 }
 
 WRONG = {
+    "a tensor returned": (
+        [
+            (
+                "    return indices[rank:total:world_size]",
+                "    return torch.tensor(indices)[rank:total:world_size]",
+            )
+        ],
+        "return a list of ints",
+    ),
     "seed without epoch": ([("manual_seed(seed + epoch)", "manual_seed(seed)")], "epoch 0's order"),
     "no padding": (
         [("indices = (indices * math.ceil(total / n))[:total]", "")],

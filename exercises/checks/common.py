@@ -343,8 +343,8 @@ def call(function, *args, what, **kwargs):
 def train_on_loader(module, model, dataset, budget):
     """The learner's train(model, dataset), for the exercises that train on a shipped table; returns its
     seconds. A Wrong if it never read the dataset's items (no DataLoader over it), read them in the same
-    order, 0, 1, 2, ..., in every one of two epochs or more (the mini-batches were never shuffled), or ran
-    over its budget of seconds."""
+    order, 0, 1, 2, ..., in every one of two epochs or more (the mini-batches were never shuffled), trained
+    on the whole dataset as one batch at every step, or ran over its budget of seconds."""
     dataset_class = type(dataset)
     getitem, order = dataset_class.__getitem__, []
 
@@ -352,12 +352,20 @@ def train_on_loader(module, model, dataset, budget):
         order.append(int(index) if isinstance(index, (int, torch.Tensor, np.integer)) else -1)
         return getitem(self, index)
 
+    batches = []  # the size of every batch the model was trained on (a forward pass that builds a graph)
+
+    def seen(_, inputs):
+        if torch.is_grad_enabled() and inputs and isinstance(inputs[0], torch.Tensor) and inputs[0].dim() > 0:
+            batches.append(len(inputs[0]))
+
+    hook = model.register_forward_pre_hook(seen)
     dataset_class.__getitem__ = counted
     start = time.perf_counter()
     try:
         call(module.train, model, dataset, what="train(model, dataset)")
     finally:
         dataset_class.__getitem__ = getitem
+        hook.remove()
     took = time.perf_counter() - start
     if not order:
         raise Wrong(
@@ -369,6 +377,12 @@ def train_on_loader(module, model, dataset, budget):
             f"train() read the items in the file's order, 0, 1, 2, ..., in each of its {len(order) // n} epochs:"
             " the mini-batches were never shuffled. A DataLoader with shuffle=True deals new ones each epoch"
             " (lecture 8), so that the model does not learn from the order of the file."
+        )
+    if batches and all(size == n for size in batches):
+        raise Wrong(
+            f"train() gave the model all {n} items at once in each of its {len(batches)} steps: one batch of the"
+            " whole dataset, not mini-batches. A batch_size of 32 to 128 takes many smaller steps per epoch"
+            " (lecture 8)."
         )
     if took > budget:
         raise Wrong(f"train() took {took:.1f} s; the budget is {budget} s. Fewer epochs, or larger batches.")
