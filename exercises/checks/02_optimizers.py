@@ -114,6 +114,12 @@ def check(module, draw):
                 )
             elif unchanged:
                 lines.append("The weights never changed.")
+            elif not torch.isfinite(predictions).all():
+                lines.append(
+                    "The weights ran away to nan or inf: each step was too large for this learning rate. Is the"
+                    " loss the mean of the squared errors, as the criterion given computes it? A sum grows with the"
+                    " number of samples, and every step with it."
+                )
             elif counts["zero_grad"] == 0:
                 lines.append(
                     "The gradients were never zeroed: backward() adds to .grad, so every step used the sum of"
@@ -177,6 +183,15 @@ def train(model, x_data, y_data, optimizer, steps):
 }
 
 WRONG = {
+    "the sum of the squared errors": (
+        [
+            (
+                "        loss = criterion(model(x_data), y_data)",
+                "        loss = ((model(x_data) - y_data) ** 2).sum()",
+            )
+        ],
+        "A sum grows with the number of samples",
+    ),
     "step() without the closure": (
         [("optimizer.step(closure)  #", "closure()\n        optimizer.step()  #")],
         "LBFGS looks at the loss several times",

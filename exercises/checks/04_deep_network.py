@@ -84,6 +84,12 @@ def _structure(model, x):
             outputs[0].bias.fill_(-50.0)
             pushed = model(torch.cat([x, 30 * x, -30 * x]))
             outputs[0].bias.copy_(saved)
+        if torch.all(pushed == 1) and torch.all(probe == 1):
+            raise Wrong(
+                "Model's output is 1 for every row, whatever the input and the output layer's bias: a softmax over"
+                " one score is always 1, as softmax makes the scores along its dim sum to 1. For one probability"
+                " end with a sigmoid."
+            )
         if pushed.min() >= 0.5:
             raise Wrong(
                 f"with the output layer's bias set to -50, Model's outputs are still all at least 0.5 (from"
@@ -258,6 +264,10 @@ class Model(nn.Module):
 }
 
 WRONG = {
+    "softmax over the one output": (
+        [("torch.sigmoid(self.out(x))", "torch.softmax(self.out(x), dim=1)")],
+        "a softmax over one score is always 1",
+    ),
     "no activation between the layers": (
         [("            x = self.activation(layer(x))", "            x = layer(x)")],
         "one affine map",
