@@ -5,6 +5,7 @@
     python bench/exercises.py --readme    # also put the table into bench/README.md, between its
                                           # <!-- exercises-bench:start --> and <!-- exercises-bench:end -->
     python bench/exercises.py --sweep 20  # instead: every solution, CORRECT and WRONG answer on 20 seeds
+    python bench/exercises.py --sweep 20 --only 05b,06c   # the sweep for some exercises only
 
 The sweep is the maintainer's check that no correct answer is ever rejected and no wrong one accepted:
 tests/test_exercises.py runs each answer on one seed, this runs it on many (a few minutes).
@@ -76,12 +77,14 @@ def time_each_check(checker, runs: int) -> dict[str, list[float]]:
     return seconds
 
 
-def sweep(seeds: int) -> int:
+def sweep(seeds: int, only: list[str] | None = None) -> int:
     """Every exercise's solution and CORRECT answers must pass, and its WRONG answers fail with their
     message, on each of `seeds` seeds drawn afresh; prints every miss and a summary; returns 1 on a miss."""
     common.warm_up()
     rejected = accepted = misnamed = runs = 0
     for name in common.names():
+        if only and not any(name.split("_")[0] == number for number in only):
+            continue
         spec = common.load_check(name)
         source = (common.SOLUTIONS / f"{name}.py").read_text(encoding="utf-8")
         answers = [("solution", source, None)]
@@ -145,9 +148,10 @@ def main(argv=None) -> int:
     parser.add_argument(
         "--sweep", type=int, metavar="SEEDS", help="instead: every answer of every check on SEEDS seeds"
     )
+    parser.add_argument("--only", metavar="NN,NN", help="with --sweep: only these exercises, e.g. 05b,06c")
     args = parser.parse_args(argv)
     if args.sweep:
-        return sweep(args.sweep)
+        return sweep(args.sweep, args.only.split(",") if args.only else None)
     if args.runs < 1:
         parser.error("--runs must be at least 1")
     readme = REPO / "bench" / "README.md"

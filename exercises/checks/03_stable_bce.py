@@ -44,7 +44,9 @@ def _check_sigmoid(module, draw):
         ]
     )
     z = z[torch.randperm(len(z), generator=draw.generator)].float()  # float32, as lesson 03's model gives
-    got = as_tensor(call(module.sigmoid, z, what="sigmoid(z)"), "sigmoid(z)", z.shape, floating=True)
+    got = as_tensor(
+        call(module.sigmoid, z, what="sigmoid(z)"), "sigmoid(z)", z.shape, floating=True, dtype=z.dtype
+    )
     expected = torch.sigmoid(z.double())
     # The sigmoid is computed from exp of one number: relative rounding of a few float32 steps, and an
     # absolute one near 0 and 1 (1 - sigmoid(40) rounds to 0 whatever the formula).
@@ -64,7 +66,10 @@ def check(module, draw):
     n = draw.integer(20, 40)
     scores = (draw.randn(n, 1) * draw.uniform(1, 4)).float()
     targets = (draw.rand(n, 1) < 0.5).float()
-    got = as_number(call(module.bce_with_logits, scores, targets, what=what), what, tensor=True)
+    got = call(module.bce_with_logits, scores, targets, what=what)
+    if isinstance(got, torch.Tensor):
+        as_tensor(got, what, floating=True, dtype=scores.dtype)  # as F.binary_cross_entropy_with_logits does
+    got = as_number(got, what, tensor=True)
     d, t = scores.double(), targets.double()
     expected = F.binary_cross_entropy_with_logits(d, t).item()
     scale = d.abs().max()
@@ -138,6 +143,10 @@ def bce_with_logits(scores, targets):
 }
 
 WRONG = {
+    "float64 inside, never converted back": (
+        [("    return losses.mean()", "    return losses.double().mean()")],
+        "keeps the input's dtype",
+    ),
     "exp(z) / (1 + exp(z))": (
         [("return 1 / (1 + torch.exp(-z))", "return torch.exp(z) / (1 + torch.exp(z))")],
         "inf / inf is nan",
