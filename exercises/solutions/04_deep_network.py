@@ -6,8 +6,8 @@ at most 0.25, at every layer on its way back, so the first layers get almost not
 vanishes).
 
 Write Model: at least 11 nn.Linear layers from the 8 diabetes measurements to one output, the probability
-of diabetes (end with a sigmoid, as lesson 04 does). Choose what goes between the layers so that it
-learns. The checker trains your model with its own loop (most of lesson 04's training rows, BCELoss, Adam
+of diabetes (end with a sigmoid, as lesson 04 does). Choose the activation that goes between the layers
+so that it learns (with none, the layers add up to one linear map, and depth buys nothing). The checker trains your model with its own loop (most of lesson 04's training rows, BCELoss, Adam
 with lr 0.01, 100 full-batch steps) and wants its training loss to get well below that of a model that
 learned nothing. A deep ReLU stack can now and then start with a dead layer, so it gets up to three
 fresh starts.
