@@ -156,9 +156,9 @@ def main(argv=None) -> int:
         + (f"; not caught: {missed}" if missed else "")
     )
     if args.readme:
-        from run_course import replace_readme_section
+        from generated import replace_section  # tools/generated.py, beside this file
 
-        replace_readme_section("bugs", markdown(rows), readme=REPO / "tests" / "README.md")
+        replace_section("bugs", markdown(rows), REPO / "tests" / "README.md")
     return 1 if missed else 0
 
 
