@@ -86,16 +86,25 @@ def _features(dataset, what, rows):
     return torch.stack(xs).double(), torch.tensor(ys, dtype=torch.float64).unsqueeze(1)
 
 
+def _kept_fill(dataset):
+    """The dataset's age_fill as a finite number (a one-element tensor's too), or None."""
+    fill = getattr(dataset, "age_fill", None)
+    if isinstance(fill, torch.Tensor) and fill.numel() == 1:
+        fill = fill.item()
+    if isinstance(fill, bool) or not isinstance(fill, (int, float)) or not math.isfinite(fill):
+        return None
+    return fill
+
+
 def _check_datasets(module):
     train_rows, test_rows = _rows("train.csv"), _rows("test.csv")
     train_set = module.TitanicDataset(kit.data_file("titanic/train.csv"))
-    fill = getattr(train_set, "age_fill", None)
-    if not isinstance(fill, (int, float)) or isinstance(fill, bool) or not math.isfinite(fill):
-        fill = fill.item() if isinstance(fill, torch.Tensor) and fill.numel() == 1 else fill
-        if not isinstance(fill, (int, float)) or not math.isfinite(fill):
-            raise Wrong(
-                f"TitanicDataset(train.csv).age_fill is {show(fill)}: keep the age used for missing ones."
-            )
+    fill = _kept_fill(train_set)
+    if fill is None:
+        raise Wrong(
+            f"TitanicDataset(train.csv).age_fill is {show(getattr(train_set, 'age_fill', None))}: keep the age"
+            " used for missing ones."
+        )
     known = sorted(float(row["age"]) for row in train_rows if row["age"] != "")
     low, high = statistics.median_low(known), statistics.median_high(known)  # either middle value will do
     median = statistics.median(known)
@@ -148,18 +157,11 @@ def _check_datasets(module):
         raise Wrong(
             "TitanicDataset(test.csv, age_fill=a) changed passengers whose age is known: fill only the missing."
         )
-    kept = getattr(other_set, "age_fill", None)
-    try:
-        same = (
-            not isinstance(kept, (str, bool))
-            and kept is not None
-            and math.isclose(float(kept), fill + 30, rel_tol=1e-6)
-        )
-    except (TypeError, ValueError, RuntimeError):
-        same = False
-    if not same:
+    kept = _kept_fill(other_set)
+    if kept is None or not math.isclose(kept, fill + 30, rel_tol=1e-6):
         raise Wrong(
-            f"TitanicDataset(test.csv, age_fill={show(fill + 30)}).age_fill is {show(kept)}: keep the value used, the"
+            f"TitanicDataset(test.csv, age_fill={show(fill + 30)}).age_fill is"
+            f" {show(getattr(other_set, 'age_fill', None))}: keep the value used, the"
             " one given as well as the median, so that anyone can see which age filled the gaps."
         )
     return train_set, x, y, x_test, y_test
