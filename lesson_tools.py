@@ -26,12 +26,14 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import torch
+from torch.optim.optimizer import register_optimizer_step_post_hook
 
 # PyTorch's CPU threads meet at a barrier after every operation, and a thread that arrives early spins,
 # burning its core while it waits. Alone on the machine, spinning is fastest; beside another busy program
 # the thread it waits for may not even be running, and a lesson crawls. So the course keeps OpenMP's own
 # (spinning) default and adapts the number of threads instead: before each epoch it looks at how much CPU
-# the rest of the machine used, and gives PyTorch only the cores left free (ThreadPolicy, below). The
+# the rest of the machine used, and gives PyTorch only the cores left free; beside a light load it times
+# the lesson's own steps with one thread fewer too, and keeps the faster (ThreadPolicy, below). The
 # measurements behind this choice: bench/README.md, "Threads: quiet and busy machines".
 # A value you set yourself wins: with OMP_NUM_THREADS or OMP_WAIT_POLICY in the environment, the course
 # never changes the number of threads (OMP_WAIT_POLICY=PASSIVE makes waiting threads sleep instead).
@@ -181,14 +183,26 @@ def add_checkpoint_flags(parser: argparse.ArgumentParser, lesson: str, load: boo
 
 
 class ThreadPolicy:
-    """Gives PyTorch as many CPU threads as the machine has cores free, judged again before each epoch.
+    """Gives PyTorch as many CPU threads as the machine has cores free, judged again before each epoch,
+    and where other programs are running, times the lesson's own steps to choose between two counts.
 
     Between two looks it reads how much CPU time the whole machine spent (Linux's /proc/stat) and how
     much of it was this process's own (os.times); the difference is what other programs used. A lesson
     beside another busy lesson then drops to one thread, whose work never waits for a thread that is not
-    running, and takes its cores back when the other one ends. It changes nothing when the learner set
-    OMP_NUM_THREADS or OMP_WAIT_POLICY, or where there is no /proc/stat to read (macOS, Windows).
+    running, and takes its cores back when the other one ends. Beside a lighter load, like a video
+    playing, the load alone does not say which is faster: a lesson of large operations (06's matrices)
+    is faster with every thread, one of many small ones (11's characters) with one fewer. So while other
+    programs use some CPU, the epoch starts with a trial: blocks of optimizer steps taking turns between
+    the two counts, timed, and the faster count kept for the rest of the epoch. On a quiet machine there
+    is no trial and nothing to pay for one. It changes nothing when the learner set OMP_NUM_THREADS or
+    OMP_WAIT_POLICY, or where there is no /proc/stat to read (macOS, Windows).
     """
+
+    QUIET = 0.05  # cores other programs may use with no trial: a machine's background hum
+    BLOCK = 0.2  # seconds of steps per turn: a video's bursts come every few hundredths of a second
+    TURNS = 3  # turns per thread count before the trial decides
+    MARGIN = 0.03  # fewer threads must be this much faster per step to win: noise keeps every thread
+    RETRY = 30.0  # seconds a trial's choice is kept while the load stays about the same
 
     def __init__(self, every: float = 1.0):
         self.every = every  # seconds between two looks: long enough to average out a program's bursts
@@ -196,6 +210,10 @@ class ThreadPolicy:
         learner_set = any(os.environ.get(name) for name in ("OMP_NUM_THREADS", "OMP_WAIT_POLICY"))
         self.adapt = not learner_set and self._look() is not None
         self._last = self._look()
+        self.trial: dict[int, list] | None = None  # thread count: [seconds, steps, turns] while trying
+        self._turn_started: float | None = None
+        self._tried: list | None = None  # the last trial: [the load's thread count, when, the count kept]
+        self.chosen: list[tuple[int, int]] = []  # (the load's count, the count kept) of each trial
 
     @staticmethod
     def _look():
@@ -218,22 +236,71 @@ class ThreadPolicy:
 
     def threads_for(self, others: float, cores: int) -> int:
         """The cores left free, rounded, at least one and at most PyTorch's own choice. A core counts as
-        taken once other programs keep half of it busy: beside a lighter load, like a video playing, a
-        thread per core was still as fast as one thread or faster (bench/README.md, threads)."""
+        taken once other programs keep half of it busy (bench/README.md, threads)."""
         return max(1, min(self.most, int(cores - others + 0.5)))
 
     def update(self, every: float | None = None) -> int:
-        """Look again (at most once per `every` seconds) and set PyTorch's thread count; returns it."""
+        """Look again (at most once per `every` seconds) and set PyTorch's thread count; returns it.
+        Called between epochs (by EpochLog), where a trial starts if other programs use some CPU and no
+        trial was made for this load in the last RETRY seconds."""
+        self._turn_started = None  # the time since the last step was the epoch's evaluation, not steps
         now = self._look() if self.adapt else None
         if now is not None and now[0] - self._last[0] >= (self.every if every is None else every):
-            threads = self.threads_for(self.others_busy(self._last, now), now[3])
-            if threads != torch.get_num_threads():
-                torch.set_num_threads(threads)
+            others = self.others_busy(self._last, now)
+            threads = self.threads_for(others, now[3])
+            if others <= self.QUIET or threads == 1:
+                self.trial, self._tried = None, None
+            elif self.trial is not None and self._tried[0] == threads:
+                threads = torch.get_num_threads()  # the trial goes on into this epoch
+            elif self._tried is None or self._tried[0] != threads or now[0] - self._tried[1] > self.RETRY:
+                self.trial, self._tried = (
+                    {threads: [0.0, 0, 0], threads - 1: [0.0, 0, 0]},
+                    [threads, now[0], threads],
+                )
+            elif self.trial is None:
+                threads = self._tried[2]  # the count the last trial for this load kept
+            self._set(threads)
             self._last = now
         return torch.get_num_threads()
 
+    def after_step(self, *_) -> None:
+        """Called after every optimizer step (a hook on all optimizers): times the trial's turns."""
+        if self.trial is None:
+            return
+        now = time.perf_counter()
+        if self._turn_started is None:  # the first step after a look or an evaluation: start timing here
+            self._turn_started, self._steps = now, 0
+            return
+        self._steps += 1
+        if now - self._turn_started < self.BLOCK:
+            return
+        threads = torch.get_num_threads()
+        total = self.trial.get(threads)
+        if total is None:  # someone else set the thread count: theirs stands
+            self.trial = None
+            return
+        total[0] += now - self._turn_started
+        total[1] += self._steps
+        total[2] += 1
+        more, fewer = sorted(self.trial, reverse=True)
+        if all(turns >= self.TURNS for _, _, turns in self.trial.values()):
+            per_step = {count: seconds / steps for count, (seconds, steps, _) in self.trial.items()}
+            keep = fewer if per_step[fewer] < (1 - self.MARGIN) * per_step[more] else more
+            self.chosen.append((more, keep))
+            self.trial, self._tried[2] = None, keep
+            self._set(keep)
+            return
+        self._set(fewer if threads == more else more)  # the other count's turn
+        self._turn_started, self._steps = time.perf_counter(), 0
+
+    @staticmethod
+    def _set(threads: int) -> None:
+        if threads != torch.get_num_threads():
+            torch.set_num_threads(threads)
+
 
 THREADS = ThreadPolicy()
+register_optimizer_step_post_hook(THREADS.after_step)
 
 
 # --------------------------------------------------------------------------- device and seeds

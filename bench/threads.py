@@ -16,7 +16,9 @@ launch to exit, in four cases:
                (for 11 it runs the lesson twice, the second time with --attention);
 and with each policy for PyTorch's CPU threads:
   adaptive     the course's default: libgomp's own waiting, and as many threads as the machine has
-               cores free, judged again before each epoch (lesson_tools.ThreadPolicy);
+               cores free, judged again before each epoch; where other programs use some CPU, a trial
+               of the lesson's steps with one thread fewer too, keeping the faster
+               (lesson_tools.ThreadPolicy);
   spin         libgomp's default, one thread per core, fixed (OMP_NUM_THREADS=<cores>);
   passive      one thread per core that sleeps while it waits (OMP_WAIT_POLICY=PASSIVE);
   one thread   OMP_NUM_THREADS=1.

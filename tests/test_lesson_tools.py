@@ -607,6 +607,84 @@ def test_the_thread_policy_gives_pytorch_the_cores_other_programs_leave_free():
     assert policy.threads_for(others=0.0, cores=16) == 4  # never more than PyTorch's own choice
 
 
+class Machine:
+    """A 2-core machine on a clock the test moves: other programs keep `others` cores busy, and one
+    optimizer step takes `step[n]` seconds with n threads."""
+
+    def __init__(self, monkeypatch, others: float, step: dict[int, float]):
+        self.now, self.others, self.step = 100.0, others, step
+        monkeypatch.setattr(kit.time, "perf_counter", lambda: self.now)
+        monkeypatch.setattr(kit.ThreadPolicy, "_look", lambda _: (self.now, self.others * self.now, 0.0, 2))
+        monkeypatch.setattr(kit.ThreadPolicy, "adapt", True, raising=False)
+        self.policy = kit.ThreadPolicy()
+        self.policy.most = 2
+        self.policy.adapt = True
+        self.threads_used: list[int] = []
+
+    def epoch(self, steps: int, evaluation: float = 0.0) -> None:
+        """An epoch as EpochLog and a lesson's loop make it: a look, the steps, then an evaluation."""
+        self.now += 2.0
+        self.policy.update()
+        for _ in range(steps):
+            self.threads_used.append(torch.get_num_threads())
+            self.now += self.step[torch.get_num_threads()]
+            self.policy.after_step(None, (), {})
+        self.now += evaluation
+
+
+@pytest.fixture
+def two_threads():
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    yield
+    torch.set_num_threads(before)
+
+
+def test_beside_a_light_load_a_trial_keeps_the_thread_count_whose_steps_are_faster(monkeypatch, two_threads):
+    # many small operations (like 11's): one thread's steps are faster while a video plays
+    small = Machine(monkeypatch, others=0.3, step={2: 0.040, 1: 0.030})
+    small.epoch(200)
+    assert small.policy.chosen == [(2, 1)]
+    assert small.threads_used[-50:] == [1] * 50  # the rest of the epoch runs on the faster count
+    small.epoch(200)  # the next epoch keeps it without another trial
+    assert small.threads_used[-200:] == [1] * 200 and len(small.policy.chosen) == 1
+    # large operations (like 06's): two threads are faster, and they stay
+    large = Machine(monkeypatch, others=0.3, step={2: 0.010, 1: 0.016})
+    large.epoch(400)
+    assert large.policy.chosen == [(2, 2)] and large.threads_used[-100:] == [2] * 100
+    # a difference within the noise keeps every thread
+    even = Machine(monkeypatch, others=0.3, step={2: 0.020, 1: 0.0199})
+    even.epoch(400)
+    assert even.policy.chosen == [(2, 2)]
+
+
+def test_a_quiet_machine_runs_no_trial_and_a_long_evaluation_is_not_counted_as_steps(
+    monkeypatch, two_threads
+):
+    quiet = Machine(monkeypatch, others=0.01, step={2: 0.040, 1: 0.030})
+    for _ in range(3):
+        quiet.epoch(200)
+    assert quiet.policy.chosen == [] and set(quiet.threads_used) == {2}  # never one thread, never a trial
+    # one thread is faster; the first epoch ends just after one thread's first turn began, and the
+    # evaluation that follows (5 s) is not a step: the trial still finds one thread the faster
+    split = Machine(monkeypatch, others=0.3, step={2: 0.016, 1: 0.010})
+    split.epoch(16, evaluation=5.0)
+    split.epoch(400)
+    assert split.policy.chosen == [(2, 1)]
+
+
+def test_every_optimizer_step_reaches_the_thread_trial(monkeypatch):
+    seen = []
+    monkeypatch.setattr(kit.THREADS, "trial", {2: [0.0, 0, 0], 1: [0.0, 0, 0]})
+    monkeypatch.setattr(kit.THREADS, "_turn_started", None)
+    monkeypatch.setattr(kit.time, "perf_counter", lambda: seen.append(1) or 5.0)
+    weight = torch.zeros(3, requires_grad=True)
+    optimizer = torch.optim.SGD([weight], lr=0.1)  # any optimizer: the hook is on all of them
+    weight.sum().backward()
+    optimizer.step()
+    assert seen and kit.THREADS._turn_started == 5.0
+
+
 @pytest.mark.skipif((os.cpu_count() or 1) < 2 or not Path("/proc/stat").exists(), reason="needs 2 cores")
 def test_a_busy_program_beside_a_lesson_takes_threads_away_and_a_learners_setting_wins(monkeypatch):
     threads = torch.get_num_threads()
