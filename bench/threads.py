@@ -134,10 +134,12 @@ def main(argv=None) -> int:
     for lesson in lessons:
         for case in cases:
             row = times.setdefault((lesson, case), {})
-            # the policies take turns within each repeat, so that a drift of the machine hits them alike
+            # the policies take turns within each repeat, so that a drift of the machine hits them alike, and
+            # each repeat starts with the next policy, so that none always runs first
             seconds = {policy: [] for policy in policies}
-            for _ in range(args.repeats):
-                for policy in policies:
+            for repeat in range(args.repeats):
+                shift = repeat % len(policies)
+                for policy in policies[shift:] + policies[:shift]:
                     seconds[policy].append(measure(lesson, POLICIES[policy], case, args.quick))
             row.update({policy: statistics.median(values) for policy, values in seconds.items()})
             best = min(row, key=row.get)
