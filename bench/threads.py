@@ -91,6 +91,29 @@ def measure(lesson: str, policy: dict, case: str, quick: bool) -> float:
             video.wait()
 
 
+def ranges(times: dict) -> list[str]:
+    """What the table says about the fixed policies, in the cases where they differ most: sleeping threads
+    on a quiet machine against spinning ones, and spinning threads beside a second lesson against the
+    best policy there."""
+    lines = []
+    for policy, case, against, label in (
+        ("passive", "quiet", "spin", "spin's time on a quiet machine"),
+        ("spin", "two lessons", None, "the best policy's time beside a second lesson"),
+    ):
+        ratios = sorted(
+            (row[policy] / (row[against] if against else min(row.values())), lesson)
+            for (lesson, row_case), row in times.items()
+            if row_case == case and policy in row and (against is None or against in row)
+        )
+        if ratios:
+            (low, low_lesson), (high, high_lesson) = ratios[0], ratios[-1]
+            span = f"{low:.2f} ({low_lesson})" + (
+                f" to {high:.2f} ({high_lesson})" if len(ratios) > 1 else ""
+            )
+            lines.append(f"{policy}: {span} times {label}")
+    return lines
+
+
 def verdicts(times: dict) -> list[str]:
     """Whether the default (adaptive) is within 10% of the best policy in every case, and within 5% of
     libgomp's default (spin) on a quiet machine."""
@@ -151,8 +174,9 @@ def main(argv=None) -> int:
         f"medians of {args.repeats} run(s) per cell, wall seconds from launch to exit, start-up included; "
         "the fastest policy of each row in bold; each policy is set in the lesson's environment only"
     )
-    text = "\n".join(rows) + "\n\n" + "\n".join(f"- {line}" for line in environment + verdicts(times)) + "\n"
-    print("\n".join(verdicts(times)))
+    findings = ranges(times) + verdicts(times)
+    text = "\n".join(rows) + "\n\n" + "\n".join(f"- {line}" for line in environment + findings) + "\n"
+    print("\n".join(findings))
     if args.readme:
         replace_section("threads", text, REPO / "bench" / "README.md")
     return 0
