@@ -1,0 +1,82 @@
+"""bench/threads.py's table and the lines under it: what it prints must be what it measured.
+
+No lesson runs here: `measure` is replaced by made-up seconds, so the table's medians, its bold cell and
+its verdict words can be checked against numbers worked out by hand.
+"""
+
+import importlib.util
+import sys
+
+import pytest
+from conftest import REPO
+
+_path = list(sys.path)  # bench/threads.py puts bench/ and tools/ on the path for its own imports
+_spec = importlib.util.spec_from_file_location("bench_threads", REPO / "bench" / "threads.py")
+threads = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(threads)
+sys.path[:] = _path
+
+
+def test_the_worst_case_is_named_and_judged_against_the_limit():
+    times = {
+        ("06", "quiet"): {"adaptive": 10.0, "spin": 10.0, "one thread": 15.0},
+        ("06", "video"): {"adaptive": 10.9, "spin": 10.0, "one thread": 12.0},  # 1.09: the worst, within
+    }
+    assert threads.verdicts(times)[0] == (
+        "the default (adaptive) at its worst: 1.09 times the best policy's time (06, video): "
+        "within the 1.10 allowed"
+    )
+    times[("11", "two lessons")] = {"adaptive": 22.2, "spin": 50.0, "one thread": 20.0}  # 1.11
+    assert threads.verdicts(times)[0] == (
+        "the default (adaptive) at its worst: 1.11 times the best policy's time (11, two lessons): "
+        "NOT within the 1.10 allowed"
+    )
+
+
+def test_a_quiet_machine_is_judged_against_spin_not_against_the_best():
+    # one thread is the best here, and adaptive is 1.06 of it, but only 1.04 of spin
+    times = {("09", "quiet"): {"adaptive": 10.4, "spin": 10.0, "one thread": 9.8}}
+    assert threads.verdicts(times)[1] == "09 quiet: adaptive 1.04 times spin's time: within the 1.05 allowed"
+    times = {("09", "quiet"): {"adaptive": 10.6, "spin": 10.0, "one thread": 9.8}}
+    assert (
+        threads.verdicts(times)[1] == "09 quiet: adaptive 1.06 times spin's time: NOT within the 1.05 allowed"
+    )
+
+
+def test_the_ranges_name_the_lessons_at_either_end():
+    times = {
+        ("06", "quiet"): {"spin": 10.0, "passive": 13.0},
+        ("07", "quiet"): {"spin": 10.0, "passive": 12.0},
+        ("11", "quiet"): {"spin": 20.0, "passive": 42.0},
+        ("06", "two lessons"): {"spin": 50.0, "passive": 22.0, "one thread": 20.0},
+        ("11", "video"): {"spin": 99.0, "passive": 10.0},  # neither quiet nor two lessons: not counted
+    }
+    assert threads.ranges(times) == [
+        "passive: 1.20 (07) to 2.10 (11) times spin's time on a quiet machine",
+        "spin: 2.50 (06) times the best policy's time beside a second lesson",
+    ]
+
+
+def test_each_cell_is_the_median_and_the_fastest_is_in_bold(monkeypatch, capsys):
+    runs = {  # seconds of the three runs of each policy, in the order they are measured
+        "adaptive": iter([12.0, 30.0, 11.0]),  # median 12.0, though the mean is 17.7
+        "spin": iter([13.0, 12.5, 14.0]),  # median 13.0
+        "passive": iter([20.0, 21.0, 19.0]),
+        "one thread": iter([15.0, 15.0, 15.0]),
+    }
+    name = {tuple(env.items()): policy for policy, env in threads.POLICIES.items()}
+    monkeypatch.setattr(
+        threads, "measure", lambda lesson, env, case, quick: next(runs[name[tuple(env.items())]])
+    )
+    threads.main(["--lessons", "06", "--cases", "quiet", "--repeats", "3"])
+    out = capsys.readouterr().out
+    assert "| 06_softmax_mnist | quiet | **12.0** | 13.0 | 20.0 | 15.0 | adaptive |" in out
+    assert "06 quiet: adaptive 0.92 times spin's time: within the 1.05 allowed" in out
+
+
+@pytest.mark.parametrize("bad", [["--cases", "busy"], ["--policies", "sleep"]])
+def test_an_unknown_case_or_policy_is_refused_in_one_line(bad, capsys):
+    with pytest.raises(SystemExit) as stop:
+        threads.main(bad)
+    assert stop.value.code == 2
+    assert "unknown case or policy" in capsys.readouterr().err
