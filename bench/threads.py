@@ -51,8 +51,15 @@ POLICIES = {
 }
 CASES = ("quiet", "video", "two lessons", "run_course")
 SCRIPTS = {path.stem[:2]: path.name for path in REPO.glob("[0-9][0-9]_*.py")}
-# busy for 10 ms, asleep for 20 ms: a third of one core, in bursts, like a browser playing a video
-VIDEO = "import time\nwhile True:\n    end = time.perf_counter() + 0.010\n    while time.perf_counter() < end: pass\n    time.sleep(0.020)"
+# busy for 10 ms, asleep for 20 ms: a third of one core, in bursts, like a browser playing a video; it
+# stops by itself when this script is gone, so that a killed run leaves no load behind to slow the next one
+VIDEO = """import os, sys, time
+while os.getppid() == int(sys.argv[1]):  # the pid of the script that started it
+    end = time.perf_counter() + 0.010
+    while time.perf_counter() < end:
+        pass
+    time.sleep(0.020)
+"""
 
 
 def command(lesson: str, case: str, quick: bool) -> list[str]:
@@ -78,7 +85,7 @@ def finish(process: subprocess.Popen, started: float) -> float:
 
 def measure(lesson: str, policy: dict, case: str, quick: bool) -> float:
     """Wall seconds of one run of the lesson in one case (in "two lessons", the mean of the two)."""
-    video = subprocess.Popen([sys.executable, "-c", VIDEO]) if case == "video" else None
+    video = subprocess.Popen([sys.executable, "-c", VIDEO, str(os.getpid())]) if case == "video" else None
     try:
         if video:
             time.sleep(0.5)  # let the load get going

@@ -4,8 +4,14 @@ No lesson runs here: `measure` is replaced by made-up seconds, so the table's me
 its verdict words can be checked against numbers worked out by hand.
 """
 
+import contextlib
 import importlib.util
+import os
+import signal
+import subprocess
 import sys
+import time
+from pathlib import Path
 
 import pytest
 from conftest import REPO
@@ -80,3 +86,28 @@ def test_an_unknown_case_or_policy_is_refused_in_one_line(bad, capsys):
         threads.main(bad)
     assert stop.value.code == 2
     assert "unknown case or policy" in capsys.readouterr().err
+
+
+BENCHMARK = """import os, subprocess, sys, time
+video = subprocess.Popen([sys.executable, "-c", VIDEO, str(os.getpid())])
+print(video.pid, flush=True)
+time.sleep(60)
+"""
+
+
+@pytest.mark.skipif(not Path("/proc/self").exists(), reason="reads /proc to see whether a process runs")
+def test_the_video_load_stops_when_the_benchmark_is_killed():
+    """A load left running would slow every later measurement without a word."""
+    script = f"VIDEO = {threads.VIDEO!r}\n{BENCHMARK}"
+    benchmark = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    video = Path(f"/proc/{benchmark.stdout.readline().strip()}")
+    benchmark.kill()  # at once: the load may not even have started its loop yet
+    benchmark.wait()
+    deadline = time.monotonic() + 5
+    try:
+        while video.exists() and (video / "stat").read_text().split()[2] != "Z":  # Z: ended, not reaped
+            assert time.monotonic() < deadline, "the video load outlived the benchmark"
+            time.sleep(0.05)
+    finally:
+        with contextlib.suppress(OSError):  # a failed test leaves no load behind either
+            os.kill(int(video.name), signal.SIGKILL)
