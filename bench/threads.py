@@ -25,7 +25,7 @@ and with each policy for PyTorch's CPU threads:
 Under the table it writes what the table says, so that no prose has to quote it: how far the fixed
 policies fall behind where they differ most (passive on a quiet machine, spin beside a second lesson), and
 whether the default met its limits: at most 1.10 times the best policy's time in every case, and at most
-1.05 times spin's on a quiet machine.
+1.05 times spin's on a quiet machine for 06, 07 and 09.
 """
 
 from __future__ import annotations
@@ -54,6 +54,11 @@ POLICIES = {
     "one thread": {"OMP_NUM_THREADS": "1"},
 }
 CASES = ("quiet", "video", "two lessons", "run_course")
+# what the default must meet (issue 25): at most 1.10 times the best policy's time in every case, and on a
+# quiet machine at most 1.05 times libgomp's own default (spin) for the lessons of large operations
+BEST_LIMIT = 1.10
+QUIET_LIMIT = 1.05
+QUIET_LESSONS = ("06", "07", "09")
 SCRIPTS = {path.stem[:2]: path.name for path in REPO.glob("[0-9][0-9]_*.py")}
 # busy for 10 ms, asleep for 20 ms: a third of one core, in bursts, like a browser playing a video; it
 # stops by itself when this script is gone, so that a killed run leaves no load behind to slow the next one
@@ -102,6 +107,11 @@ def measure(lesson: str, policy: dict, case: str, quick: bool) -> float:
             video.wait()
 
 
+def best(row: dict) -> float:
+    """The fastest policy's time in one row of the table."""
+    return min(row.values())
+
+
 def ranges(times: dict) -> list[str]:
     """What the table says about the fixed policies, in the cases where they differ most: sleeping threads
     on a quiet machine against spinning ones, and spinning threads beside a second lesson against the
@@ -112,7 +122,7 @@ def ranges(times: dict) -> list[str]:
         ("spin", "two lessons", None, "the best policy's time beside a second lesson"),
     ):
         ratios = sorted(
-            (row[policy] / (row[against] if against else min(row.values())), lesson)
+            (row[policy] / (row[against] if against else best(row)), lesson)
             for (lesson, row_case), row in times.items()
             if row_case == case and policy in row and (against is None or against in row)
         )
@@ -126,23 +136,24 @@ def ranges(times: dict) -> list[str]:
 
 
 def verdicts(times: dict) -> list[str]:
-    """Whether the default (adaptive) is within 10% of the best policy in every case, and within 5% of
-    libgomp's default (spin) on a quiet machine."""
+    """Whether the default (adaptive) is within BEST_LIMIT of the best policy in every case, and within
+    QUIET_LIMIT of libgomp's default (spin) on a quiet machine for QUIET_LESSONS."""
     lines = []
-    worst = max(
-        (times[row]["adaptive"] / min(times[row].values()), row) for row in times if "adaptive" in times[row]
-    )
+    worst = max((times[row]["adaptive"] / best(times[row]), row) for row in times if "adaptive" in times[row])
     lines.append(
         f"the default (adaptive) at its worst: {worst[0]:.3f} times the best policy's time ({worst[1][0]}, "
-        f"{worst[1][1]}): {'within' if worst[0] <= 1.10 else 'NOT within'} the 1.10 allowed"
+        f"{worst[1][1]}): {'within' if worst[0] <= BEST_LIMIT else 'NOT within'} the {BEST_LIMIT:.2f} allowed"
     )
     for (lesson, case), row in times.items():
         if case == "quiet" and {"adaptive", "spin"} <= row.keys():
             ratio = row["adaptive"] / row["spin"]
-            lines.append(
-                f"{lesson} quiet: adaptive {ratio:.3f} times spin's time: "
-                f"{'within' if ratio <= 1.05 else 'NOT within'} the 1.05 allowed"
-            )
+            if lesson in QUIET_LESSONS:
+                verdict = (
+                    f"{'within' if ratio <= QUIET_LIMIT else 'NOT within'} the {QUIET_LIMIT:.2f} allowed"
+                )
+            else:
+                verdict = f"no limit of its own here, only the {BEST_LIMIT:.2f} of the best above"
+            lines.append(f"{lesson} quiet: adaptive {ratio:.3f} times spin's time: {verdict}")
     return lines
 
 
@@ -177,10 +188,10 @@ def main(argv=None) -> int:
                     seconds[policy].append(measure(lesson, POLICIES[policy], case, args.quick))
             # kept as the table shows them, so that every ratio under it can be worked out from the table
             row.update({policy: round(statistics.median(values), 1) for policy, values in seconds.items()})
-            best = min(row, key=row.get)
-            cells = [f"**{row[p]:.1f}**" if p == best else f"{row[p]:.1f}" for p in policies]
+            fastest = min(row, key=row.get)
+            cells = [f"**{row[p]:.1f}**" if p == fastest else f"{row[p]:.1f}" for p in policies]
             name = f"{SCRIPTS[lesson].removesuffix('.py')}{' --quick' if args.quick else ''}"
-            rows.append(f"| {name} | {case} | " + " | ".join(cells) + f" | {best} |")
+            rows.append(f"| {name} | {case} | " + " | ".join(cells) + f" | {fastest} |")
             print(rows[-1], flush=True)
     environment.append(
         f"medians of {args.repeats} run(s) per cell, wall seconds from launch to exit, start-up included; "
