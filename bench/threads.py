@@ -55,7 +55,7 @@ POLICIES = {
 }
 CASES = ("quiet", "video", "two lessons", "run_course")
 # what the default must meet (issue 25): at most 1.10 times the best policy's time in every case, and on a
-# quiet machine at most 1.05 times libgomp's own default (spin) for the lessons of large operations
+# quiet machine at most 1.05 times libgomp's own default (spin) for the three lessons the issue names there
 BEST_LIMIT = 1.10
 QUIET_LIMIT = 1.05
 QUIET_LESSONS = ("06", "07", "09")
