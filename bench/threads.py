@@ -107,9 +107,14 @@ def measure(lesson: str, policy: dict, case: str, quick: bool) -> float:
             video.wait()
 
 
-def best(row: dict) -> float:
-    """The fastest policy's time in one row of the table."""
-    return min(row.values())
+def fastest(row: dict) -> str:
+    """The policy with the shortest time in one row of the table."""
+    return min(row, key=row.get)
+
+
+def within(ratio: float, limit: float) -> str:
+    """The verdict on a ratio, naming the limit it was judged by."""
+    return f"{'within' if ratio <= limit else 'NOT within'} the {limit:.2f} allowed"
 
 
 def ranges(times: dict) -> list[str]:
@@ -122,7 +127,7 @@ def ranges(times: dict) -> list[str]:
         ("spin", "two lessons", None, "the best policy's time beside a second lesson"),
     ):
         ratios = sorted(
-            (row[policy] / (row[against] if against else best(row)), lesson)
+            (row[policy] / row[against or fastest(row)], lesson)
             for (lesson, row_case), row in times.items()
             if row_case == case and policy in row and (against is None or against in row)
         )
@@ -139,18 +144,16 @@ def verdicts(times: dict) -> list[str]:
     """Whether the default (adaptive) is within BEST_LIMIT of the best policy in every case, and within
     QUIET_LIMIT of libgomp's default (spin) on a quiet machine for QUIET_LESSONS."""
     lines = []
-    worst = max((times[row]["adaptive"] / best(times[row]), row) for row in times if "adaptive" in times[row])
+    worst = max((row["adaptive"] / row[fastest(row)], key) for key, row in times.items() if "adaptive" in row)
     lines.append(
         f"the default (adaptive) at its worst: {worst[0]:.3f} times the best policy's time ({worst[1][0]}, "
-        f"{worst[1][1]}): {'within' if worst[0] <= BEST_LIMIT else 'NOT within'} the {BEST_LIMIT:.2f} allowed"
+        f"{worst[1][1]}): {within(worst[0], BEST_LIMIT)}"
     )
     for (lesson, case), row in times.items():
         if case == "quiet" and {"adaptive", "spin"} <= row.keys():
             ratio = row["adaptive"] / row["spin"]
             if lesson in QUIET_LESSONS:
-                verdict = (
-                    f"{'within' if ratio <= QUIET_LIMIT else 'NOT within'} the {QUIET_LIMIT:.2f} allowed"
-                )
+                verdict = within(ratio, QUIET_LIMIT)
             else:
                 verdict = f"no limit of its own here, only the {BEST_LIMIT:.2f} of the best above"
             lines.append(f"{lesson} quiet: adaptive {ratio:.3f} times spin's time: {verdict}")
@@ -188,10 +191,10 @@ def main(argv=None) -> int:
                     seconds[policy].append(measure(lesson, POLICIES[policy], case, args.quick))
             # kept as the table shows them, so that every ratio under it can be worked out from the table
             row.update({policy: round(statistics.median(values), 1) for policy, values in seconds.items()})
-            fastest = min(row, key=row.get)
-            cells = [f"**{row[p]:.1f}**" if p == fastest else f"{row[p]:.1f}" for p in policies]
+            best = fastest(row)
+            cells = [f"**{row[p]:.1f}**" if p == best else f"{row[p]:.1f}" for p in policies]
             name = f"{SCRIPTS[lesson].removesuffix('.py')}{' --quick' if args.quick else ''}"
-            rows.append(f"| {name} | {case} | " + " | ".join(cells) + f" | {fastest} |")
+            rows.append(f"| {name} | {case} | " + " | ".join(cells) + f" | {best} |")
             print(rows[-1], flush=True)
     environment.append(
         f"medians of {args.repeats} run(s) per cell, wall seconds from launch to exit, start-up included; "
