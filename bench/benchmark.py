@@ -23,6 +23,7 @@ import datetime
 import json
 import os
 import platform
+import shlex
 import signal
 import statistics
 import subprocess
@@ -235,7 +236,8 @@ def environment_lines(argv=None, script=None) -> list[str]:
     import torch
 
     script = script or Path(sys.argv[0]).name  # the bench/ script that was run, and its flags
-    command = " ".join([f"python bench/{script}", *(sys.argv[1:] if argv is None else argv)])
+    # quoted as a shell needs it, so that the line runs again as printed ("--cases 'two lessons'")
+    command = f"python bench/{script} " + shlex.join(sys.argv[1:] if argv is None else argv)
     return [
         f"`{command}` on {datetime.date.today().isoformat()}",
         f"CPU: {cpu_model()} ({torch.backends.cpu.get_cpu_capability()} kernels), {cores}",

@@ -7,6 +7,7 @@ its verdict words can be checked against numbers worked out by hand.
 import contextlib
 import importlib.util
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -89,6 +90,22 @@ def test_each_cell_is_the_median_and_the_fastest_is_in_bold(monkeypatch, capsys)
     out = capsys.readouterr().out
     assert "| 06_softmax_mnist | quiet | **12.0** | 13.0 | 20.0 | 15.0 | adaptive |" in out
     assert "06 quiet: adaptive 0.923 times spin's time: within the 1.05 allowed" in out
+
+
+def test_the_printed_command_runs_again_as_printed(monkeypatch, capsys):
+    # a case or policy with a space in it must come out quoted, or the line names other arguments
+    monkeypatch.setattr(threads, "measure", lambda lesson, env, case, quick: 10.0)
+    threads.main(["--lessons", "07", "--cases", "two lessons", "--policies", "adaptive,one thread"])
+    command = capsys.readouterr().out.splitlines()[0].split("`")[1]
+    assert command.startswith("python bench/threads.py ")
+    assert shlex.split(command)[2:] == [
+        "--lessons",
+        "07",
+        "--cases",
+        "two lessons",
+        "--policies",
+        "adaptive,one thread",
+    ]
 
 
 @pytest.mark.parametrize("bad", [["--cases", "busy"], ["--policies", "sleep"]])
