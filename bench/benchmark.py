@@ -237,7 +237,7 @@ def environment_lines(argv=None, script=None) -> list[str]:
 
     script = script or Path(sys.argv[0]).name  # the bench/ script that was run, and its flags
     # quoted as a shell needs it, so that the line runs again as printed ("--cases 'two lessons'")
-    command = f"python bench/{script} " + shlex.join(sys.argv[1:] if argv is None else argv)
+    command = " ".join([f"python bench/{script}", *map(shlex.quote, sys.argv[1:] if argv is None else argv)])
     return [
         f"`{command}` on {datetime.date.today().isoformat()}",
         f"CPU: {cpu_model()} ({torch.backends.cpu.get_cpu_capability()} kernels), {cores}",
